@@ -1,0 +1,119 @@
+"""Reading audio files of every format, rate, depth and channel count; rejecting bad ones."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.support.audio import dominant_frequency, rms, tone, write_variant
+from voicechat.audio.io import load_audio, probe, stream_mono
+from voicechat.errors import AudioFileError
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "channels", "subtype"),
+    [
+        ("8k.wav", 8000, 1, None),
+        ("16k.wav", 16000, 1, None),
+        ("44k.wav", 44100, 1, None),
+        ("48k.wav", 48000, 1, None),
+        ("stereo.wav", 44100, 2, None),
+        ("24bit.wav", 48000, 1, "PCM_24"),
+        ("float.wav", 22050, 1, "FLOAT"),
+        ("six.wav", 48000, 6, None),
+        ("lossless.flac", 44100, 2, None),
+        ("vorbis.ogg", 44100, 1, "VORBIS"),
+        ("opus.ogg", 48000, 1, "OPUS"),
+        ("lossy.mp3", 44100, 2, None),
+    ],
+)
+def test_every_format_becomes_16k_mono_with_the_same_content(
+    tmp_path: Path, name: str, rate: int, channels: int, subtype: str | None
+) -> None:
+    source_rate = 48000
+    path = write_variant(
+        tone(440.0, source_rate, 3.0), source_rate, tmp_path / name, rate, channels, subtype
+    )
+    clip = load_audio(path)
+    assert clip.sample_rate == 16000
+    assert clip.samples.ndim == 1
+    assert clip.samples.dtype == np.float32
+    assert clip.duration == pytest.approx(3.0, abs=0.08)  # MP3 and Opus pad a little
+    middle = clip.samples[8000:-8000]
+    assert dominant_frequency(middle, 16000) == pytest.approx(440.0, abs=3.0)
+    expected_rms = (
+        0.5 / np.sqrt(2) * (1.0 if channels == 1 else (1 + 0.5 * (channels - 1)) / channels)
+    )
+    assert rms(middle) == pytest.approx(expected_rms, rel=0.08)
+
+
+def test_resampler_keeps_the_passband_and_removes_what_cannot_be_represented(
+    tmp_path: Path,
+) -> None:
+    kept = load_audio(write_variant(tone(7000.0, 44100, 2.0), 44100, tmp_path / "7k.wav", 44100))
+    assert dominant_frequency(kept.samples, 16000) == pytest.approx(7000.0, abs=5.0)
+    assert rms(kept.samples) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+
+    # 10 kHz is above the 8 kHz Nyquist limit of 16 kHz audio: a naive decimator would fold it to
+    # 6 kHz; a band-limited resampler removes it.
+    removed = load_audio(
+        write_variant(tone(10000.0, 44100, 2.0), 44100, tmp_path / "10k.wav", 44100)
+    )
+    assert rms(removed.samples) < 0.01 * 0.5
+
+
+def test_long_files_stream_in_bounded_blocks(tmp_path: Path) -> None:
+    path = write_variant(tone(300.0, 8000, 60.0), 8000, tmp_path / "long.wav", 8000)
+    blocks = list(stream_mono(probe(path), block_s=10.0))
+    assert len(blocks) >= 6
+    assert max(len(b) for b in blocks) <= 10.0 * 16000 + 1024
+    assert sum(len(b) for b in blocks) == pytest.approx(60 * 16000, abs=64)
+
+
+def _truncate(path: Path, keep: float = 0.5) -> Path:
+    data = path.read_bytes()
+    out = path.with_name("cut-" + path.name)
+    out.write_bytes(data[: int(len(data) * keep)])
+    return out
+
+
+def test_bad_inputs_get_a_one_line_reason(tmp_path: Path) -> None:
+    wav = write_variant(tone(440.0, 16000, 4.0), 16000, tmp_path / "ok.wav", 16000)
+    flac = write_variant(tone(440.0, 16000, 4.0), 16000, tmp_path / "ok.flac", 16000)
+    mp3 = write_variant(tone(440.0, 16000, 4.0), 16000, tmp_path / "ok.mp3", 16000)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "noise.wav").write_bytes(os.urandom(4096))
+    (tmp_path / "notes.txt").write_text("these are not the sounds you are looking for\n" * 50)
+    (tmp_path / "folder.wav").mkdir()
+    cases = {
+        tmp_path / "missing.wav": "no such file",
+        tmp_path / "folder.wav": "is a directory",
+        tmp_path / "empty.wav": "the file is empty",
+        tmp_path / "noise.wav": "not a readable audio file",
+        tmp_path / "notes.txt": "not a readable audio file",
+        _truncate(wav): "truncated",
+    }
+    for path, reason in cases.items():
+        with pytest.raises(AudioFileError) as raised:
+            load_audio(path)
+        assert str(raised.value).startswith(f"{path}: ")
+        assert reason in str(raised.value)
+        assert "\n" not in str(raised.value)
+
+    for cut in (_truncate(flac), _truncate(mp3)):
+        with pytest.raises(AudioFileError, match="truncated"):
+            load_audio(cut)
+
+
+def test_streamed_wav_without_a_length_is_read_to_the_end(tmp_path: Path) -> None:
+    path = write_variant(tone(440.0, 16000, 2.0), 16000, tmp_path / "pipe.wav", 16000)
+    data = bytearray(path.read_bytes())
+    data_at = data.index(b"data")
+    data[data_at + 4 : data_at + 8] = (0xFFFFFFFF).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    assert sf.info(str(path)).frames > 0
+    assert load_audio(path).duration == pytest.approx(2.0, abs=0.01)

@@ -1,0 +1,1 @@
+"""Speech-to-text: one `Transcriber` protocol (base.py), one adapter per engine."""

@@ -1,0 +1,69 @@
+"""The speech-to-text interface every engine implements, and what it needs to decide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from voicechat.errors import DeviceError
+from voicechat.types import AudioClip, Segment
+
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+"""Whisper re-decodes at the next temperature when a decode looks repetitive or unsure."""
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How to decode.
+
+    language: ISO 639-1 code, or None to detect it.
+    task: "transcribe", or "translate" (speech in any language to English text).
+    beam_size: beams at temperature 0.
+    temperatures: the fallback ladder; (0.0,) never re-decodes (fastest for short takes).
+    """
+
+    language: str | None = None
+    task: str = "transcribe"
+    beam_size: int = 5
+    temperatures: tuple[float, ...] = FALLBACK_TEMPERATURES
+
+
+@dataclass(frozen=True)
+class ClipTranscript:
+    """One clip's result; segment times are seconds from the clip's start."""
+
+    segments: tuple[Segment, ...]
+    language: str
+
+
+class Transcriber(Protocol):
+    """Turns a clip of at most 30 s of 16 kHz mono audio into timed text.
+
+    Capabilities are attributes: `english_only` models cannot translate or detect a language.
+    """
+
+    engine: str
+    model_name: str
+    device: str
+    english_only: bool
+
+    def transcribe(self, clip: AudioClip, options: DecodeOptions) -> ClipTranscript:
+        """Decode `clip` (16 kHz mono) with `options`."""
+        ...
+
+
+def resolve_device(requested: str, cuda_available: bool) -> str:
+    """ "auto" becomes "cuda" when a CUDA device is present, else "cpu"; "cuda" must exist."""
+    if requested == "auto":
+        return "cuda" if cuda_available else "cpu"
+    if requested == "cuda" and not cuda_available:
+        raise DeviceError("device 'cuda' was asked for, but no CUDA device is available; use 'cpu'")
+    return requested
+
+
+def looks_like_path(model: str) -> bool:
+    """Whether a model string names a file or folder rather than a model name."""
+    return (
+        model.startswith((".", "/", "~")) or model.endswith((".pt", ".bin")) or Path(model).exists()
+    )

@@ -1,0 +1,84 @@
+"""openai-whisper (PyTorch): fp16 on CUDA, fp32 on CPU."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path, resolve_device
+from voicechat.errors import ModelError
+from voicechat.types import AudioClip, Segment
+
+log = logging.getLogger(__name__)
+
+NO_SPEECH_THRESHOLD = 0.6
+"""A segment whose no-speech probability is above this, and whose decode is unsure, is dropped."""
+LOGPROB_THRESHOLD = -1.0
+
+
+class WhisperTranscriber:
+    """openai-whisper by model name (downloaded into ~/.cache/whisper once) or `.pt` checkpoint."""
+
+    engine = "whisper"
+
+    def __init__(self, model: str, device: str = "auto") -> None:
+        import torch
+
+        self.device = resolve_device(device, torch.cuda.is_available())
+        self.model_name = model
+        self._model = _load(model, self.device)
+        self.english_only = not self._model.is_multilingual
+
+    def transcribe(self, clip: AudioClip, options: DecodeOptions) -> ClipTranscript:
+        """Decode one clip of at most 30 s, never conditioned on earlier text."""
+        language = "en" if self.english_only else options.language
+        result = self._model.transcribe(
+            clip.samples,
+            language=language,
+            task=options.task,
+            fp16=self.device == "cuda",
+            temperature=options.temperatures,
+            beam_size=options.beam_size,
+            best_of=options.beam_size,
+            condition_on_previous_text=False,
+            no_speech_threshold=NO_SPEECH_THRESHOLD,
+            logprob_threshold=LOGPROB_THRESHOLD,
+            verbose=None,
+        )
+        segments = tuple(
+            Segment(float(s["start"]), float(s["end"]), s["text"].strip())
+            for s in result["segments"]
+            if s["text"].strip()
+        )
+        return ClipTranscript(segments=segments, language=result.get("language") or "en")
+
+
+def _load(model: str, device: str) -> Any:
+    import whisper
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        raise ModelError(
+            f"{model}: is a folder; openai-whisper needs a .pt checkpoint "
+            "(for a CTranslate2 folder use --engine faster-whisper)"
+        )
+    if path.is_file():
+        try:
+            return whisper.load_model(str(path), device=device)
+        except Exception as e:
+            raise ModelError(f"{model}: not a usable Whisper checkpoint ({e})") from e
+    if looks_like_path(model):
+        raise ModelError(f"{model}: no such model file")
+    names = whisper.available_models()
+    if model not in names:
+        raise ModelError(
+            f"unknown Whisper model {model!r}; use one of {', '.join(names)} or a .pt file path"
+        )
+    try:
+        return whisper.load_model(model, device=device)
+    except (OSError, RuntimeError) as e:
+        raise ModelError(
+            f"cannot download Whisper model {model!r} ({e}); connect to the internet once to "
+            "cache it in ~/.cache/whisper, or set asr.model to a local .pt file"
+        ) from e

@@ -1,0 +1,1 @@
+"""Audio in and out: files (io.py) and voice activity (vad.py)."""

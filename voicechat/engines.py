@@ -1,0 +1,71 @@
+"""Engines by name: one registry per stage, imported lazily so `--help` never loads torch.
+
+A missing optional package raises `EngineUnavailable` naming the extra to install; an unknown
+name lists the valid ones. CLI choices and config validation read the names from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from voicechat.errors import EngineUnavailable, UsageError
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Where an engine lives and what installs it.
+
+    target: "module:attribute" of its factory (usually a class).
+    extra: the `voicechat[extra]` that brings its packages, or None for core engines.
+    packages: top-level modules it imports; a missing one means the extra is not installed.
+    """
+
+    name: str
+    target: str
+    summary: str
+    extra: str | None = None
+    packages: tuple[str, ...] = ()
+
+
+ASR_ENGINES: dict[str, EngineSpec] = {
+    "whisper": EngineSpec(
+        "whisper",
+        "voicechat.asr.whisper:WhisperTranscriber",
+        "openai-whisper (PyTorch)",
+        packages=("whisper", "torch"),
+    ),
+    "faster-whisper": EngineSpec(
+        "faster-whisper",
+        "voicechat.asr.faster_whisper:FasterWhisperTranscriber",
+        "faster-whisper (CTranslate2, int8 on CPU)",
+        extra="fast",
+        packages=("faster_whisper", "ctranslate2"),
+    ),
+}
+
+
+def load_engine(registry: dict[str, EngineSpec], kind: str, name: str) -> Any:
+    """Import and return the factory registered as `name` in `registry`.
+
+    kind: the stage's name for messages ("speech-to-text").
+    """
+    spec = registry.get(name)
+    if spec is None:
+        valid = ", ".join(registry)
+        raise UsageError(f"unknown {kind} engine {name!r}; choose one of: {valid}")
+    module_name, _, attribute = spec.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        missing = (e.name or "").split(".")[0]
+        if missing in spec.packages:
+            hint = (
+                f'pip install "voicechat[{spec.extra}]"' if spec.extra else "pip install voicechat"
+            )
+            raise EngineUnavailable(
+                f"the {name} engine needs the {missing!r} package: {hint}"
+            ) from e
+        raise
+    return getattr(module, attribute)

@@ -1,0 +1,60 @@
+"""The values passed between stages. Audio always carries its sample rate; times are seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+WHISPER_SAMPLE_RATE = 16_000
+"""Hz; every Whisper model expects mono audio at this rate."""
+
+
+@dataclass(frozen=True)
+class AudioClip:
+    """Mono audio.
+
+    samples: float32 in [-1, 1], shape (n,).
+    sample_rate: Hz.
+    """
+
+    samples: npt.NDArray[np.float32]
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of recognised speech; `start` and `end` in seconds from the start of the audio."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What speech-to-text made of one recording, the same for every engine.
+
+    language: ISO 639-1 code (detected or given).
+    duration: length of the audio in seconds.
+    model, engine: what produced it.
+    """
+
+    segments: tuple[Segment, ...]
+    language: str
+    duration: float
+    model: str
+    engine: str
+
+    @property
+    def text(self) -> str:
+        """All segments' text joined by single spaces."""
+        return " ".join(s.text for s in self.segments).strip()
