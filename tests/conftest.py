@@ -7,6 +7,7 @@ repository in `$VOICECHAT_TEST_CACHE` (default ~/.cache/voicechat-tests), keyed 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,4 +67,44 @@ def speech_dir(cache_dir: Path) -> Path:
     """Folder of cached piper speech."""
     path = cache_dir / "speech"
     path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_phi3(cache_dir: Path) -> Path:
+    """A Phi-3 model folder that answers `tiny_phi3.ANSWERS` word for word (built once)."""
+    from tests.support import tiny_phi3
+
+    path = cache_dir / f"tiny-phi3-v{tiny_phi3.VERSION}"
+    if not path.exists():
+        tiny_phi3.build(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[dict[str, str]]:
+    """A private PulseAudio daemon (virtual speaker and microphone), reached through the
+    returned environment variables, which are also set for this test process."""
+    from tests.support import pulse as pulse_support
+
+    if not pulse_support.available():
+        pytest.skip("PulseAudio is not installed (tests/run.sh installs it as root)")
+    with pulse_support.pulse_daemon() as env:
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield env
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@pytest.fixture
+def assistant_config(tmp_path: Path, tiny_phi3: Path) -> Path:
+    """A config file for `ask`: the tiny Phi-3, greedy decoding, the offline piper voice."""
+    path = tmp_path / "voicechat.toml"
+    path.write_text(f'[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n\n[tts]\nengine = "piper"\n')
     return path

@@ -22,6 +22,9 @@ HEAVY = ("torch", "transformers", "whisper", "faster_whisper", "ctranslate2", "n
         ["transcribe", "--help"],
         ["config", "--help"],
         ["config", "show", "--help"],
+        ["ask", "--help"],
+        ["sessions", "--help"],
+        ["sessions", "list", "--help"],
     ],
 )
 def test_help_and_version_import_no_heavy_library(args: list[str]) -> None:
@@ -46,7 +49,7 @@ def test_version() -> None:
 
 def test_help_lists_the_commands() -> None:
     out = run_cli("--help").stdout
-    for command in ("transcribe", "config"):
+    for command in ("ask", "transcribe", "sessions", "config"):
         assert command in out
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from tests.support.cli import REPO, run_cli
 from voicechat.config import SECTIONS, Config, describe_keys, load_settings

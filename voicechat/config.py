@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from voicechat import paths
-from voicechat.engines import ASR_ENGINES
+from voicechat.engines import ASR_ENGINES, LLM_ENGINES, TTS_ENGINES
 from voicechat.errors import ConfigError
 
 DEFAULT_SOURCE = "default"
@@ -73,7 +72,7 @@ class AsrConfig:
 class LlmConfig:
     """[llm] the language model that writes replies."""
 
-    engine: str = _key("transformers", "language model engine", choices=("transformers", "openai"))
+    engine: str = _key("transformers", "language model engine", choices=tuple(LLM_ENGINES))
     model: str = _key("microsoft/Phi-3-mini-4k-instruct", "Hugging Face Hub id or a local folder")
     device: str = _key("auto", "auto = CUDA when present, else CPU", choices=DEVICES)
     dtype: str = _key(
@@ -95,7 +94,7 @@ class LlmConfig:
 class TtsConfig:
     """[tts] text-to-speech."""
 
-    engine: str = _key("edge", "text-to-speech engine", choices=("edge", "piper", "none"))
+    engine: str = _key("edge", "text-to-speech engine", choices=tuple(TTS_ENGINES))
     voice: str = _key("en-US-AriaNeural", "Edge voice name")
     rate: str = _key("+0%", 'Edge speaking rate, e.g. "+10%" or "-5%"', pattern=r"[+-]\d{1,3}%")
     fallback: str = _key("piper", "engine used when Edge fails", choices=("piper", "none"))

@@ -46,6 +46,39 @@ ASR_ENGINES: dict[str, EngineSpec] = {
 }
 
 
+LLM_ENGINES: dict[str, EngineSpec] = {
+    "transformers": EngineSpec(
+        "transformers",
+        "voicechat.llm.transformers:TransformersChatModel",
+        "Hugging Face transformers, in this process (CUDA when present)",
+        packages=("transformers", "torch"),
+    ),
+    "openai": EngineSpec(
+        "openai",
+        "voicechat.llm.openai:OpenAIChatModel",
+        "any OpenAI-compatible server: vLLM, Ollama, llama.cpp, transformers serve",
+        packages=("openai",),
+    ),
+}
+
+TTS_ENGINES: dict[str, EngineSpec] = {
+    "edge": EngineSpec(
+        "edge",
+        "voicechat.tts.edge:EdgeSynthesizer",
+        "Microsoft Edge online voices",
+        packages=("edge_tts", "aiohttp"),
+    ),
+    "piper": EngineSpec(
+        "piper",
+        "voicechat.tts.piper:PiperSynthesizer",
+        "piper, offline",
+        extra="offline",
+        packages=("piper", "onnxruntime"),
+    ),
+    "none": EngineSpec("none", "", "no speech"),
+}
+
+
 def load_engine(registry: dict[str, EngineSpec], kind: str, name: str) -> Any:
     """Import and return the factory registered as `name` in `registry`.
 

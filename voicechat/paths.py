@@ -35,3 +35,8 @@ def user_config_file() -> Path:
 def user_config_is_explicit() -> bool:
     """Whether the user named a config file through `VOICECHAT_CONFIG` (then it must exist)."""
     return bool(os.environ.get("VOICECHAT_CONFIG"))
+
+
+def sessions_dir(configured: str) -> Path:
+    """The session folder: `session.dir` when set, else `sessions/` under the data dir."""
+    return Path(configured).expanduser() if configured else data_dir() / "sessions"

@@ -58,3 +58,15 @@ class Transcript:
     def text(self) -> str:
         """All segments' text joined by single spaces."""
         return " ".join(s.text for s in self.segments).strip()
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message. role: "system", "user" or "assistant"."""
+
+    role: str
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The `{"role", "content"}` form chat templates and OpenAI-compatible servers take."""
+        return {"role": self.role, "content": self.content}

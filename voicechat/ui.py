@@ -7,9 +7,11 @@ rich honours NO_COLOR and drops colour when stderr is not a terminal.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +22,10 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from voicechat.session import Session, SessionSummary
 
 
 def _clock(seconds: float) -> str:
@@ -55,6 +61,66 @@ class Ui:
 
     def __init__(self, console: Console | None = None) -> None:
         self.err = console or Console(stderr=True, highlight=False)
+        self.out = Console(highlight=False)
+        self._reply_open = False
+
+    def reply_piece(self, piece: str) -> None:
+        """Print a piece of a reply the moment it is written (stdout, unformatted)."""
+        sys.stdout.write(piece.lstrip() if not self._reply_open else piece)
+        sys.stdout.flush()
+        self._reply_open = True
+
+    def reply_end(self) -> None:
+        """Finish the reply's line."""
+        if self._reply_open:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        self._reply_open = False
+
+    def timings(self, timings_ms: dict[str, float | None]) -> None:
+        """One dim line: first token, first audio, whole reply."""
+        labels = {
+            "first_token_ms": "first token",
+            "first_audio_ms": "first audio",
+            "total_ms": "total",
+        }
+        parts = [
+            f"{label} {timings_ms[key]:.0f} ms"
+            for key, label in labels.items()
+            if timings_ms.get(key) is not None
+        ]
+        self.err.print(f"[dim]{' · '.join(parts)}[/]")
+
+    def print_json(self, data: dict[str, Any]) -> None:
+        """One JSON object on stdout."""
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+    def session_table(self, summaries: list[SessionSummary]) -> None:
+        """The sessions as a table on stdout."""
+        table = Table("session", "messages", "updated", "first message", box=None)
+        for s in summaries:
+            if s.error:
+                table.add_row(escape(s.name), "-", "-", f"[red]{escape(s.error)}[/]")
+            else:
+                updated = s.updated_at[:16].replace("T", " ")
+                table.add_row(escape(s.name), str(s.messages), updated, escape(s.preview))
+        self.out.print(table)
+
+    def show_session(self, session: Session) -> None:
+        """A conversation, one message after another, on stdout."""
+        self.out.print(f"[bold]{escape(session.name)}[/] [dim]started {session.created_at}[/]")
+        for m in session.messages:
+            who = {"user": "[bold cyan]you[/]", "assistant": "[bold green]assistant[/]"}.get(
+                m["role"], escape(m["role"])
+            )
+            notes = []
+            if m.get("interrupted"):
+                notes.append("interrupted")
+            if m.get("error"):
+                notes.append(f"error: {m['error']}")
+            extra = f" [yellow]({escape('; '.join(notes))})[/]" if notes else ""
+            self.out.print(f"\n{who} [dim]{m.get('created_at', '')}[/]{extra}")
+            self.out.print(escape(m["content"]), soft_wrap=True)
 
     def error(self, message: str) -> None:
         """One red line: `error: <message>`."""

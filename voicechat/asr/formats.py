@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 
 from voicechat.types import Segment, Transcript
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """The formats `voicechat transcribe --format` writes."""
 
     txt = "txt"

@@ -1,0 +1,162 @@
+"""Language model engines on a real (tiny, trained) Phi-3: in-process and over a real server."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.llm_server import free_port, transformers_serve
+from tests.support.tiny_phi3 import ANSWERS, SYSTEM_PROMPTS
+from voicechat.config import LlmConfig
+from voicechat.llm.base import GenerationOptions
+from voicechat.llm.openai import LlmServerError, OpenAIChatModel
+from voicechat.llm.transformers import TransformersChatModel, resolve_dtype
+from voicechat.types import Message
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "What is the capital of France?"
+GREEDY = GenerationOptions(max_new_tokens=200, temperature=0)
+
+
+def _messages(question: str) -> list[Message]:
+    return [Message("system", str(SYSTEM_PROMPTS[1])), Message("user", question)]
+
+
+@pytest.fixture(scope="module")
+def local_model(tiny_phi3: Path) -> TransformersChatModel:
+    return TransformersChatModel(LlmConfig(model=str(tiny_phi3), device="cpu"))
+
+
+def test_transformers_engine_streams_the_answer_and_stops_at_end(
+    local_model: TransformersChatModel,
+) -> None:
+    pieces = list(local_model.stream(_messages(QUESTION), GREEDY, threading.Event()))
+    assert len(pieces) > 5, "the reply should arrive in many pieces"
+    assert "".join(pieces).strip() == ANSWERS[QUESTION]
+    assert local_model.device == "cpu"
+    assert local_model.dtype == "float32"
+    assert local_model.context_window == 4096
+
+
+def test_history_reaches_the_model(local_model: TransformersChatModel) -> None:
+    first = "What colour is the sky?"
+    messages = [
+        Message("system", str(SYSTEM_PROMPTS[1])),
+        Message("user", first),
+        Message("assistant", ANSWERS[first]),
+        Message("user", "How many legs does a spider have?"),
+    ]
+    reply = "".join(local_model.stream(messages, GREEDY, threading.Event())).strip()
+    assert reply == ANSWERS["How many legs does a spider have?"]
+    assert local_model.count_tokens(messages) > local_model.count_tokens(messages[-1:])
+
+
+def test_cancel_stops_generation(local_model: TransformersChatModel) -> None:
+    cancel = threading.Event()
+    pieces = []
+    for piece in local_model.stream(_messages("Tell me a long story."), GREEDY, cancel):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+    story = ANSWERS["Tell me a long story."]
+    assert len("".join(pieces)) < len(story) / 4
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "bf16", "expected"),
+    [
+        ("auto", "cpu", False, "float32"),
+        ("auto", "cuda", True, "bfloat16"),
+        ("auto", "cuda", False, "float16"),
+        ("float16", "cpu", False, "float16"),
+    ],
+)
+def test_dtype_auto(requested: str, device: str, bf16: bool, expected: str) -> None:
+    assert resolve_dtype(requested, device, bf16) == expected
+
+
+def test_quantization_on_the_cpu_is_a_clear_error(tiny_phi3: Path) -> None:
+    from voicechat.errors import DeviceError
+
+    with pytest.raises(DeviceError, match=r"needs a CUDA GPU"):
+        TransformersChatModel(LlmConfig(model=str(tiny_phi3), device="cpu", quantization="4bit"))
+
+
+def test_missing_local_model_and_offline_hub_name(tmp_path: Path) -> None:
+    from voicechat.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"no such model folder"):
+        TransformersChatModel(LlmConfig(model=str(tmp_path / "nope") + "/", device="cpu"))
+    with pytest.raises(ModelError, match=r"set llm\.model to a local model folder"):
+        TransformersChatModel(LlmConfig(model="microsoft/Phi-3-mini-4k-instruct", device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def server(tiny_phi3: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with transformers_serve(tiny_phi3, tmp_path_factory.mktemp("serve") / "log.txt") as url:
+        yield url
+
+
+def _openai(url: str, model: str) -> OpenAIChatModel:
+    return OpenAIChatModel(LlmConfig(engine="openai", model=model, base_url=url))
+
+
+def test_openai_engine_streams_from_a_real_server(server: str, tiny_phi3: Path) -> None:
+    model = _openai(server, str(tiny_phi3))
+    pieces = list(model.stream(_messages(QUESTION), GREEDY, threading.Event()))
+    assert len(pieces) > 1
+    assert "".join(pieces).strip() == ANSWERS[QUESTION]
+
+
+def test_openai_engine_unknown_model_is_one_line(server: str) -> None:
+    with pytest.raises(LlmServerError) as raised:
+        list(
+            _openai(server, "no/such-model").stream(_messages(QUESTION), GREEDY, threading.Event())
+        )
+    assert "no/such-model" in str(raised.value) or "answered" in str(raised.value)
+
+
+def test_openai_engine_connection_refused_is_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(LlmServerError, match=r"cannot connect to .*is the server running"):
+        list(_openai(url, "m").stream(_messages(QUESTION), GREEDY, threading.Event()))
+
+
+class _Unauthorized(http.server.BaseHTTPRequestHandler):
+    """A server that, like a key-protected vLLM, answers every request with 401."""
+
+    def do_POST(self) -> None:
+        body = b'{"error": {"message": "invalid api key", "type": "auth"}}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_openai_engine_rejected_key_is_one_line() -> None:
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), _Unauthorized)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        with pytest.raises(LlmServerError, match=r"rejected the API key \(401\)"):
+            list(_openai(url, "m").stream(_messages(QUESTION), GREEDY, threading.Event()))
+    finally:
+        httpd.shutdown()
+
+
+def test_openai_engine_without_key_or_url_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from voicechat.errors import ModelError
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ModelError, match=r"\$OPENAI_API_KEY"):
+        OpenAIChatModel(LlmConfig(engine="openai", model="gpt-4o-mini"))

@@ -1,0 +1,112 @@
+"""Speaking while writing: the first sentence plays before the model has finished.
+
+The trained tiny Phi-3 writes a whole reply in a few milliseconds, too fast to show overlap, so
+these tests give the pipeline a model that writes at a human-visible pace (a stand-in that
+implements the same ChatModel protocol). Voice, speaker and ear are real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.support.pulse import record_speaker
+from tests.support.speech import normalise
+from voicechat.audio.playback import Speaker
+from voicechat.llm.base import GenerationOptions
+from voicechat.pipeline import ReplyListener, SpokenReply
+from voicechat.tts.piper import PiperSynthesizer
+from voicechat.types import Message
+
+pytestmark = pytest.mark.slow
+
+REPLY = (
+    "The weather today is sunny and warm. Please remember to buy milk and bread. "
+    "Turn off the lights in the kitchen."
+)
+
+
+class PacedChatModel:
+    """Writes a fixed reply word by word, `delay_s` apart, like a slow model on a CPU."""
+
+    engine = "paced"
+    model_name = "paced"
+    device = "cpu"
+    context_window = 4096
+
+    def __init__(self, text: str, delay_s: float) -> None:
+        self.text = text
+        self.delay_s = delay_s
+        self.finished_at: float | None = None
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m.content.split()) for m in messages)
+
+    def stream(
+        self, messages: Sequence[Message], options: GenerationOptions, cancel: threading.Event
+    ) -> Iterator[str]:
+        for i, word in enumerate(self.text.split(" ")):
+            if cancel.is_set():
+                return
+            time.sleep(self.delay_s)
+            yield word if i == 0 else " " + word
+        self.finished_at = time.monotonic()
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperSynthesizer:
+    return PiperSynthesizer()
+
+
+def test_first_sentence_plays_while_the_model_is_still_writing(
+    piper: PiperSynthesizer, pulse: dict[str, str], tiny_en_ct2: Path, tmp_path: Path
+) -> None:
+    from tests.support.cli import run_cli
+
+    model = PacedChatModel(REPLY, delay_s=0.15)  # about 3 s to write 20 words
+    speaker = Speaker()
+    pieces: list[str] = []
+    with record_speaker(tmp_path / "speaker.wav", pulse) as recording:
+        start = time.monotonic()
+        reply = SpokenReply(model, piper, speaker, ReplyListener(on_text=pieces.append)).run(
+            [Message("user", "weather?")], GenerationOptions()
+        )
+        speaker.close()
+    assert model.finished_at is not None
+    written_ms = (model.finished_at - start) * 1000
+    assert reply.timings.first_audio_ms is not None
+    assert reply.timings.first_audio_ms < written_ms, "speech began before the reply was written"
+    assert reply.text == REPLY
+    assert "".join(pieces) == REPLY
+    heard = run_cli("transcribe", str(recording), "-e", "faster-whisper", "-m", str(tiny_en_ct2))
+    assert normalise(heard.stdout) == normalise(REPLY), "every sentence once, in order"
+
+
+def test_interrupting_stops_writing_and_speaking_at_once(
+    piper: PiperSynthesizer, pulse: dict[str, str]
+) -> None:
+    model = PacedChatModel(REPLY + " " + REPLY, delay_s=0.1)
+    speaker = Speaker()
+    pipeline = SpokenReply(model, piper, speaker, ReplyListener())
+    threading.Timer(2.0, pipeline.interrupt).start()
+    start = time.monotonic()
+    reply = pipeline.run([Message("user", "weather?")], GenerationOptions())
+    speaker.close()
+    assert reply.interrupted
+    assert time.monotonic() - start < 3.0
+    assert REPLY.startswith(reply.text[:20])
+    assert len(reply.text) < len(REPLY)
+
+
+def test_without_a_voice_the_reply_is_only_written() -> None:
+    model = PacedChatModel(REPLY, delay_s=0.0)
+    reply = SpokenReply(model, None, None, ReplyListener()).run(
+        [Message("user", "x")], GenerationOptions()
+    )
+    assert reply.text == REPLY
+    assert reply.timings.first_audio_ms is None
+    assert reply.tts_engine is None

@@ -1,0 +1,72 @@
+"""A conversation: the model, the voice and the session file, and one function per turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from voicechat.audio.playback import Speaker
+from voicechat.config import LlmConfig
+from voicechat.errors import VoicechatError
+from voicechat.llm.base import ChatModel
+from voicechat.llm.context import fit_history
+from voicechat.llm.loader import generation_options
+from voicechat.pipeline import Reply, ReplyListener, SpokenReply
+from voicechat.session import Session, SessionStore
+from voicechat.tts.base import Synthesizer
+from voicechat.types import Message
+
+
+@dataclass
+class Assistant:
+    """Everything one conversation needs. The caller holds the session's lock."""
+
+    llm: LlmConfig
+    model: ChatModel
+    synthesizer: Synthesizer | None
+    speaker: Speaker | None
+    store: SessionStore
+    session: Session
+    listener: ReplyListener
+
+    def engines(self, tts_engine: str | None) -> dict[str, Any]:
+        """What produced a reply, as saved with it."""
+        return {
+            "llm": self.model.engine,
+            "llm_model": self.model.model_name,
+            "llm_device": self.model.device,
+            "tts": tts_engine,
+        }
+
+    def reply_to(self, text: str, keep_audio: bool = False) -> Reply:
+        """One turn: the question is saved before the model starts and the reply after it ends.
+
+        An interrupted reply is saved as far as it got; a failed one is saved with its error.
+        """
+        messages = fit_history(
+            self.llm.system_prompt,
+            self.session.history(),
+            Message("user", text),
+            self.model.count_tokens,
+            self.model.context_window - self.llm.max_new_tokens,
+        )
+        self.session.add("user", text)
+        self.store.save(self.session)
+        pipeline = SpokenReply(
+            self.model, self.synthesizer, self.speaker, self.listener, keep_audio=keep_audio
+        )
+        try:
+            reply = pipeline.run(messages, generation_options(self.llm))
+        except VoicechatError as e:
+            self.session.add("assistant", "", error=str(e), engines=self.engines(None))
+            self.store.save(self.session)
+            raise
+        self.session.add(
+            "assistant",
+            reply.text,
+            engines=self.engines(reply.tts_engine),
+            timings_ms=reply.timings.as_dict(),
+            interrupted=reply.interrupted,
+        )
+        self.store.save(self.session)
+        return reply

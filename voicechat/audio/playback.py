@@ -1,0 +1,116 @@
+"""Playing clips through the speakers with pygame's mixer.
+
+The mixer opens only when something is first spoken, on `audio.output_device`, and every clip
+is resampled to the mixer's rate so voices of any rate play back to back.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from voicechat.errors import VoicechatError
+from voicechat.types import AudioClip
+
+MIXER_RATE = 24_000
+"""Hz; Edge voices' own rate. Piper's 22,050 Hz is resampled."""
+POLL_S = 0.005
+"""Seconds between checks for the end of a clip or a stop request."""
+
+
+class SpeakerUnavailable(VoicechatError):
+    """No audio output device could be opened."""
+
+
+def output_device_names() -> list[str]:
+    """SDL's names for the playback devices."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+    from pygame._sdl2 import audio as sdl_audio
+
+    pygame.init()
+    try:
+        return list(sdl_audio.get_audio_device_names(False))
+    finally:
+        pygame.quit()
+
+
+def resolve_output_device(wanted: str | int, names: list[str]) -> str | None:
+    """The SDL device name for a config value: "" = default (None), an index, or a fragment."""
+    if wanted == "":
+        return None
+    if isinstance(wanted, int):
+        if not 0 <= wanted < len(names):
+            raise SpeakerUnavailable(f"no output device {wanted}; there are {len(names)}")
+        return names[wanted]
+    matches = [n for n in names if wanted.lower() in n.lower()]
+    if not matches:
+        raise SpeakerUnavailable(f"no output device matches {wanted!r}; see `voicechat devices`")
+    return matches[0]
+
+
+class Speaker:
+    """Plays clips one after another; `stop()` cuts the current one off at once."""
+
+    def __init__(self, device: str | int = "") -> None:
+        self.device = device
+        self._mixer: Any = None
+        self._channels = 1
+        self._rate = MIXER_RATE
+        self._stop = threading.Event()
+
+    def _open(self) -> Any:
+        if self._mixer is not None:
+            return self._mixer
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+
+        try:
+            name = (
+                resolve_output_device(self.device, output_device_names())
+                if self.device != ""
+                else None
+            )
+            pygame.mixer.init(
+                frequency=MIXER_RATE, size=-16, channels=1, buffer=512, devicename=name
+            )
+        except pygame.error as e:
+            raise SpeakerUnavailable(f"no audio output device ({e})") from None
+        rate, _size, channels = pygame.mixer.get_init()
+        self._rate, self._channels = int(rate), int(channels)
+        self._mixer = pygame.mixer
+        return self._mixer
+
+    def play(self, clip: AudioClip, cancel: threading.Event | None = None) -> bool:
+        """Play `clip` to the end; False if `cancel` or `stop()` cut it short."""
+        import numpy as np
+        import soxr
+
+        mixer = self._open()
+        samples = clip.samples
+        if clip.sample_rate != self._rate:
+            samples = soxr.resample(samples, clip.sample_rate, self._rate)
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+        if self._channels > 1:
+            pcm = np.repeat(pcm[:, None], self._channels, axis=1)
+        sound = mixer.Sound(buffer=np.ascontiguousarray(pcm).tobytes())
+        self._stop.clear()
+        channel = sound.play()
+        while channel is not None and channel.get_busy():
+            if self._stop.is_set() or (cancel is not None and cancel.is_set()):
+                channel.stop()
+                return False
+            time.sleep(POLL_S)
+        return True
+
+    def stop(self) -> None:
+        """Stop the clip playing now (from any thread)."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Release the audio device."""
+        if self._mixer is not None:
+            self._mixer.quit()
+            self._mixer = None

@@ -1,0 +1,18 @@
+"""The `voicechat` command line. With ui.py, the only code that prints or exits.
+
+Each command lives in its own module and registers itself on the one Typer app. Heavy
+libraries (torch, whisper, transformers) are imported inside commands, so `--help` and
+`--version` answer at once.
+"""
+
+from __future__ import annotations
+
+from voicechat.cli import ask, config_cmd, sessions, transcribe
+from voicechat.cli.app import app
+
+__all__ = ["app", "ask", "config_cmd", "main", "sessions", "transcribe"]
+
+
+def main() -> None:
+    """Entry point of the `voicechat` console script."""
+    app(prog_name="voicechat")

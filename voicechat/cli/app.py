@@ -1,0 +1,119 @@
+"""The Typer app, its global options, and the error handling every command shares.
+
+Exit codes: 0 success, 1 failure, 2 usage or configuration error, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from voicechat import __version__
+from voicechat.config import Settings, load_settings
+from voicechat.errors import EXIT_FAILURE, EXIT_INTERRUPTED, VoicechatError
+from voicechat.ui import Ui
+
+app = typer.Typer(
+    name="voicechat",
+    help="A voice assistant for the terminal: Whisper hears, Phi-3 answers, Edge TTS speaks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class AppState:
+    """Global options, set before any command runs."""
+
+    config_file: Path | None = None
+    debug: bool = False
+
+
+state = AppState()
+ui = Ui()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(command: F) -> F:
+    """Turn a command's errors into one red line and an exit code; tracebacks only with --debug."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except VoicechatError as e:
+            _show_traceback()
+            ui.error(str(e))
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            ui.error("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except typer.Exit:
+            raise
+        except typer.Abort:
+            ui.error("aborted")
+            raise typer.Exit(EXIT_FAILURE) from None
+        except Exception as e:
+            _show_traceback()
+            hint = "" if state.debug else " (run with --debug for the traceback)"
+            ui.error(f"unexpected {type(e).__name__}: {e}{hint}")
+            raise typer.Exit(EXIT_FAILURE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _show_traceback() -> None:
+    if state.debug:
+        traceback.print_exc(file=sys.stderr)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"voicechat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Read settings from this TOML file, over the user config file.",
+            metavar="PATH",
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and debug logs on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """A voice assistant for the terminal: Whisper hears, Phi-3 answers, Edge TTS speaks.
+
+    Settings come from defaults < the user config file < --config PATH < command flags;
+    see `voicechat config show`.
+    """
+    state.config_file = config
+    state.debug = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def settings(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
+    return load_settings(state.config_file, overrides)

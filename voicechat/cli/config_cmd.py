@@ -1,0 +1,55 @@
+"""`voicechat config`: the effective settings and where they come from."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from voicechat import paths
+from voicechat.cli.app import app, reports_errors, settings, ui
+from voicechat.config import describe_keys
+
+config_app = typer.Typer(help="Show the effective configuration and where it comes from.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+@reports_errors
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of TOML.")] = False,
+) -> None:
+    """Print the effective settings as TOML, each with where its value came from."""
+    current = settings()
+    values: dict[str, dict[str, Any]] = {
+        section: vars(getattr(current.config, section)) for section in describe_keys()
+    }
+    if as_json:
+        data = {
+            section: {
+                key: {"value": value, "source": current.sources[f"{section}.{key}"]}
+                for key, value in keys.items()
+            }
+            for section, keys in values.items()
+        }
+        typer.echo(json.dumps(data, indent=2))
+        return
+    lines: list[str] = []
+    for section, keys in values.items():
+        lines.append(f"[{section}]")
+        for key, value in keys.items():
+            source = current.sources[f"{section}.{key}"]
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}  # {source}")
+        lines.append("")
+    typer.echo("\n".join(lines).rstrip())
+
+
+@config_app.command("path")
+@reports_errors
+def config_path() -> None:
+    """Print the path of the user config file (it may not exist yet)."""
+    path = paths.user_config_file()
+    typer.echo(str(path))
+    if not path.exists():
+        ui.notice(f"{path} does not exist yet; create it to change the defaults")

@@ -1,0 +1,93 @@
+"""`voicechat sessions`: list, show, export and delete conversations."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from voicechat import paths
+from voicechat.cli.app import app, reports_errors, settings, ui
+from voicechat.errors import UsageError
+
+sessions_app = typer.Typer(help="List, show, export and delete saved conversations.")
+app.add_typer(sessions_app, name="sessions")
+
+
+if TYPE_CHECKING:
+    from voicechat.session import SessionStore
+
+
+def _store() -> SessionStore:
+    from voicechat.session import SessionStore
+
+    return SessionStore(paths.sessions_dir(settings().config.session.dir))
+
+
+@sessions_app.command("list")
+@reports_errors
+def sessions_list() -> None:
+    """Every session, most recent first."""
+    store = _store()
+    summaries = store.list()
+    if not summaries:
+        ui.notice(f"no sessions yet in {store.directory}")
+        return
+    ui.session_table(summaries)
+
+
+@sessions_app.command("show")
+@reports_errors
+def sessions_show(name: Annotated[str, typer.Argument(help="The session's name.")]) -> None:
+    """Print a conversation."""
+    ui.show_session(_store().load(name))
+
+
+@sessions_app.command("export")
+@reports_errors
+def sessions_export(
+    name: Annotated[str, typer.Argument(help="The session's name.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Export a conversation as Markdown or JSON."""
+    from voicechat.fileio import atomic_text_writer
+    from voicechat.session import render_markdown
+
+    if fmt not in ("md", "json"):
+        raise UsageError(f"--format takes md or json, not {fmt!r}")
+    session = _store().load(name)
+    text = (
+        render_markdown(session)
+        if fmt == "md"
+        else json.dumps(session.to_json(), ensure_ascii=False, indent=2) + "\n"
+    )
+    if output is None:
+        sys.stdout.write(text)
+        return
+    with atomic_text_writer(output) as fh:
+        fh.write(text)
+
+
+@sessions_app.command("delete")
+@reports_errors
+def sessions_delete(
+    name: Annotated[str, typer.Argument(help="The session's name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a conversation for good."""
+    store = _store()
+    path = store.path(name)
+    if not path.exists():
+        store.load(name)  # raises the "no session named" error
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"deleting {name!r} needs --yes when not run from a terminal")
+        typer.confirm(f"Delete session {name!r} ({path})?", abort=True)
+    store.delete(name)
+    ui.notice(f"deleted session {name}")

@@ -1,0 +1,195 @@
+"""Hugging Face transformers: Phi-3-mini (or any chat model) on CUDA, else the CPU.
+
+The model is loaded with `trust_remote_code=False` (the Hub's Phi-3 remote code breaks on
+current transformers; the built-in Phi3 class is the same model) and SDPA attention.
+Generation runs in a worker thread and streams text through `TextIteratorStreamer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from voicechat.config import LlmConfig
+from voicechat.errors import DeviceError, EngineUnavailable, ModelError
+from voicechat.llm.base import GenerationOptions
+from voicechat.types import Message
+
+log = logging.getLogger(__name__)
+
+STOP_TOKENS = ("<|end|>", "<|endoftext|>")
+"""Phi-3 ends a turn with <|end|> but does not list it as its EOS: without it, it runs on."""
+
+PHI3_CONTEXT = 4096
+"""Tokens; Phi-3-mini-4k's window, also the cap for models that claim more."""
+
+STREAM_TIMEOUT_S = 600.0
+"""Longest wait for the next piece before generation counts as stuck."""
+
+
+def resolve_dtype(requested: str, device: str, bf16_supported: bool) -> str:
+    """ "auto" = bf16 on CUDA where supported, else fp16; fp32 on the CPU."""
+    if requested != "auto":
+        return requested
+    if device == "cuda":
+        return "bfloat16" if bf16_supported else "float16"
+    return "float32"
+
+
+class TransformersChatModel:
+    """A local causal LM with a chat template."""
+
+    engine = "transformers"
+
+    def __init__(self, config: LlmConfig) -> None:
+        import torch
+
+        from voicechat.asr.base import resolve_device
+
+        self.model_name = config.model
+        self.device = resolve_device(config.device, torch.cuda.is_available())
+        bf16 = self.device == "cuda" and torch.cuda.is_bf16_supported()
+        self.dtype = resolve_dtype(config.dtype, self.device, bf16)
+        self._tokenizer, self._model = _load(config, self.device, self.dtype)
+        self.context_window = min(
+            int(getattr(self._model.config, "max_position_embeddings", PHI3_CONTEXT)), PHI3_CONTEXT
+        )
+        vocab = self._tokenizer.get_vocab()
+        self._stop_ids = sorted(
+            {vocab[t] for t in STOP_TOKENS if t in vocab}
+            | (
+                {self._tokenizer.eos_token_id}
+                if self._tokenizer.eos_token_id is not None
+                else set()
+            )
+        )
+
+    def _prompt_ids(self, messages: Sequence[Message]) -> Any:
+        return self._tokenizer.apply_chat_template(
+            [m.as_dict() for m in messages],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens for `messages`, through the model's own chat template."""
+        return int(self._prompt_ids(messages)["input_ids"].shape[1])
+
+    def stream(
+        self, messages: Sequence[Message], options: GenerationOptions, cancel: threading.Event
+    ) -> Iterator[str]:
+        """Generate in a worker thread and yield decoded text as it arrives."""
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        stop = threading.Event()
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return cancel.is_set() or stop.is_set()
+
+        inputs = self._prompt_ids(messages).to(self._model.device)
+        streamer = TextIteratorStreamer(
+            self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
+        )
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": options.temperature}
+            if options.temperature > 0
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        )
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                self._model.generate(
+                    **inputs,
+                    streamer=streamer,
+                    max_new_tokens=options.max_new_tokens,
+                    eos_token_id=self._stop_ids,
+                    pad_token_id=self._tokenizer.pad_token_id or self._stop_ids[0],
+                    stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                    **sampling,
+                )
+            except BaseException as e:
+                failure.append(e)
+                streamer.end()
+
+        worker = threading.Thread(target=generate, name="voicechat-generate", daemon=True)
+        worker.start()
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+                if cancel.is_set():
+                    break
+        finally:
+            stop.set()  # the consumer stopped early (cancelled, or the generator was closed)
+            worker.join(timeout=STREAM_TIMEOUT_S)
+        if failure:
+            raise ModelError(f"generation failed: {failure[0]}") from failure[0]
+
+
+def _load(config: LlmConfig, device: str, dtype: str) -> tuple[Any, Any]:
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    transformers.utils.logging.disable_progress_bar()  # the spinner already says it is loading
+    kwargs: dict[str, Any] = {
+        "dtype": getattr(torch, dtype),
+        "attn_implementation": "sdpa",
+        "trust_remote_code": False,
+    }
+    if config.quantization != "none":
+        kwargs["quantization_config"] = _quantization(config.quantization, device, dtype)
+        kwargs["device_map"] = device
+    source = config.model
+    path = Path(source).expanduser()
+    local = path.exists()
+    if local:
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{source}: not a model folder (no config.json)")
+        source = str(path)
+    elif source.startswith((".", "/", "~")):
+        raise ModelError(f"{source}: no such model folder")
+    try:
+        tokenizer: Any = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        model: Any = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as e:
+        if local:
+            raise ModelError(f"{source}: cannot load the model ({e})") from e
+        raise ModelError(
+            f"cannot download {source!r} from the Hugging Face Hub ({type(e).__name__}); connect "
+            "once to cache it, or set llm.model to a local model folder"
+        ) from e
+    if config.quantization == "none":
+        model = model.to(device)
+    model.eval()
+    return tokenizer, model
+
+
+def _quantization(kind: str, device: str, dtype: str) -> Any:
+    if device != "cuda":
+        raise DeviceError(
+            f"llm.quantization = {kind!r} needs a CUDA GPU; set it to 'none' on the CPU"
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise EngineUnavailable(
+            f'llm.quantization = {kind!r} needs bitsandbytes: pip install "voicechat[quant]"'
+        ) from None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if kind == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=getattr(torch, dtype),
+            bnb_4bit_use_double_quant=True,
+        )
+    return BitsAndBytesConfig(load_in_8bit=True)

