@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from voicechat.audio.playback import Speaker
@@ -28,6 +28,15 @@ class Assistant:
     store: SessionStore
     session: Session
     listener: ReplyListener
+    muted: bool = False
+    """Text-only replies: the voice is not used while set."""
+    _current: SpokenReply | None = field(default=None, init=False, repr=False)
+
+    def interrupt(self) -> None:
+        """Stop the reply in progress, if any (from any thread)."""
+        current = self._current
+        if current is not None:
+            current.interrupt()
 
     def engines(self, tts_engine: str | None) -> dict[str, Any]:
         """What produced a reply, as saved with it."""
@@ -52,15 +61,19 @@ class Assistant:
         )
         self.session.add("user", text)
         self.store.save(self.session)
+        voice = None if self.muted else self.synthesizer
         pipeline = SpokenReply(
-            self.model, self.synthesizer, self.speaker, self.listener, keep_audio=keep_audio
+            self.model, voice, self.speaker if voice else None, self.listener, keep_audio=keep_audio
         )
+        self._current = pipeline
         try:
             reply = pipeline.run(messages, generation_options(self.llm))
         except VoicechatError as e:
             self.session.add("assistant", "", error=str(e), engines=self.engines(None))
             self.store.save(self.session)
             raise
+        finally:
+            self._current = None
         self.session.add(
             "assistant",
             reply.text,

@@ -62,12 +62,14 @@ class Reply:
 class ReplyListener:
     """Callbacks from the pipeline to whoever shows it; each is called from one thread only.
 
-    on_text: each new piece of the reply (main thread).
+    on_text: each new piece of the reply (the thread that runs the reply).
     on_notice: a one-line notice, e.g. a voice fallback (any worker thread).
+    on_speaking: the first sound of the reply is about to play (playback thread).
     """
 
     on_text: Callable[[str], None] = lambda _: None
     on_notice: Callable[[str], None] = lambda _: None
+    on_speaking: Callable[[], None] = lambda: None
 
 
 class SpokenReply:
@@ -205,6 +207,8 @@ class SpokenReply:
             if speaker is None:
                 continue
             started = (time.monotonic() - start) * 1000
+            if reply.timings.first_audio_ms is None:
+                self.listener.on_speaking()
             try:
                 speaker.play(clip, self.cancel)
                 if reply.timings.first_audio_ms is None:

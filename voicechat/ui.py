@@ -25,6 +25,9 @@ from rich.progress import (
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from voicechat.audio.devices import AudioDevice
+    from voicechat.config import Config
+    from voicechat.models import Models
     from voicechat.session import Session, SessionSummary
 
 
@@ -90,6 +93,49 @@ class Ui:
             if timings_ms.get(key) is not None
         ]
         self.err.print(f"[dim]{' · '.join(parts)}[/]")
+
+    def load_models(self, config: Config) -> Models:
+        """Load and warm up every model in parallel, one spinner line per stage."""
+        from rich.progress import SpinnerColumn
+
+        from voicechat.models import STAGES, load_models
+
+        names = {
+            "speech-to-text": f"{config.asr.engine} {config.asr.model}",
+            "language model": f"{config.llm.engine} {config.llm.model}",
+            "voice": config.tts.engine,
+        }
+        progress = Progress(
+            SpinnerColumn(finished_text="[green]✓[/]"),
+            TextColumn("{task.description}"),
+            TextColumn("[dim]{task.fields[state]}"),
+            console=self.err,
+            transient=True,
+        )
+        with progress:
+            tasks = {
+                stage: progress.add_task(
+                    f"{stage}: {escape(names[stage])}", total=1, state="waiting"
+                )
+                for stage in STAGES
+            }
+
+            def on_status(stage: str, state: str) -> None:
+                progress.update(tasks[stage], state=state, completed=1 if state == "ready" else 0)
+
+            return load_models(config, on_status, self.notice)
+
+    def device_table(self, devices: list[AudioDevice]) -> None:
+        """Audio devices as a table on stdout."""
+        table = Table("index", "name", "in", "out", "rate (Hz)", "default", box=None)
+        for d in devices:
+            default = ", ".join(
+                w for w, flag in (("input", d.default_input), ("output", d.default_output)) if flag
+            )
+            table.add_row(
+                str(d.index), escape(d.name), str(d.inputs), str(d.outputs), str(d.rate), default
+            )
+        self.out.print(table)
 
     def print_json(self, data: dict[str, Any]) -> None:
         """One JSON object on stdout."""

@@ -76,3 +76,41 @@ def _load_model() -> Any:
     except ImportError:
         return load_silero_vad(onnx=False)
     return load_silero_vad(onnx=True)
+
+
+class StreamingVad:
+    """Speech probability for each 32 ms frame of a live 16 kHz stream.
+
+    Keeps its own model and state, so it can run beside file transcription.
+    """
+
+    frame = 512
+    """Samples per frame at 16 kHz (32 ms), what silero expects."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._model = _load_model()
+        self._rest = np.zeros(0, dtype=np.float32)
+
+    def reset(self) -> None:
+        """Forget the stream so far (call before each take)."""
+        import numpy as np
+
+        self._model.reset_states()
+        self._rest = np.zeros(0, dtype=np.float32)
+
+    def feed(self, samples: npt.NDArray[np.float32]) -> list[float]:
+        """Probabilities (0-1) for the complete frames now available, in order."""
+        import numpy as np
+        import torch
+
+        buffer = np.concatenate([self._rest, samples])
+        count = len(buffer) // self.frame
+        self._rest = buffer[count * self.frame :]
+        return [
+            float(
+                self._model(torch.from_numpy(buffer[i * self.frame : (i + 1) * self.frame]), 16000)
+            )
+            for i in range(count)
+        ]

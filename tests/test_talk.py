@@ -1,0 +1,259 @@
+"""`voicechat talk` in a real terminal (tmux) with a PulseAudio microphone and speaker.
+
+A piper-spoken question is played into the virtual microphone; what voicechat says is recorded
+from the virtual speaker and transcribed by Whisper tiny.en.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.support.cli import run_cli
+from tests.support.pulse import play_into_microphone, record_speaker
+from tests.support.speech import normalise, speak
+from tests.support.tiny_phi3 import ANSWERS
+from tests.support.tmux import TmuxTerminal
+from voicechat.session import Session, SessionStore
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+FRANCE = "What is the capital of France?"
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The spoken question and a take of noise, as files to play into the microphone."""
+    folder = tmp_path_factory.mktemp("voices")
+    noise = np.random.default_rng(3).normal(0, 0.05, 16000 * 2).astype(np.float32)
+    sf.write(str(folder / "noise.wav"), noise, 16000)
+    return {"france": speak(FRANCE, folder / "france.wav"), "noise": folder / "noise.wav"}
+
+
+def _config(tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path, silence_ms: int) -> Path:
+    path = tmp_path / "talk.toml"
+    path.write_text(
+        f'[asr]\nmodel = "{tiny_en_pt}"\n'
+        f'[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n'
+        '[tts]\nengine = "piper"\n'
+        f"[audio]\nsilence_ms = {silence_ms}\n"
+    )
+    return path
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[list[TmuxTerminal]]:
+    opened: list[TmuxTerminal] = []
+    yield opened
+    for t in opened:
+        t.close()
+
+
+def _start(
+    opened: list[TmuxTerminal], args: list[str], env: dict[str, str], tmp_path: Path
+) -> TmuxTerminal:
+    t = TmuxTerminal(args, env, tmp_path)
+    opened.append(t)
+    t.wait_for("quit", timeout=120)  # the key hints show once every model is loaded
+    return t
+
+
+def _messages(home: Path, name: str) -> list[dict]:  # type: ignore[type-arg]
+    return json.loads((home / "sessions" / f"{name}.json").read_text())["messages"]  # type: ignore[no-any-return]
+
+
+def _assert_restored(t: TmuxTerminal) -> None:
+    assert t.wait_exit() == 0
+    settings = set(t.stty_file.read_text().replace(";", " ").split())
+    assert {"icanon", "echo", "isig", "icrnl", "ixon"} <= settings
+    assert t.cursor_visible()
+
+
+def test_push_to_talk_text_turns_commands_and_a_resumed_session(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    voices: dict[str, Path],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    tiny_en_ct2: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    store = SessionStore(isolated_home / "sessions")
+    earlier = Session("kitchen")
+    earlier.add("user", "How many legs does a spider have?")
+    earlier.add("assistant", ANSWERS["How many legs does a spider have?"])
+    store.save(earlier)
+    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=5000)  # only keys end takes
+    t = _start(terminal, ["--config", str(config), "talk", "--session", "kitchen"], pulse, tmp_path)
+    screen = t.screen()
+    assert "resuming session kitchen" in screen
+    assert "A spider has eight legs" in screen
+
+    # A voice turn: Space, speak, Space.
+    with record_speaker(tmp_path / "speaker.wav", pulse) as recording:
+        t.keys("Space")
+        t.wait_for("listening")
+        time.sleep(0.5)
+        play_into_microphone(voices["france"], pulse).wait()
+        time.sleep(0.3)
+        t.keys("Space")
+        t.wait_for(f"you: {FRANCE}")
+        t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)
+        screen = t.wait_for("speech-to-text")
+    assert "first audio" in screen
+    heard = run_cli("transcribe", str(recording), "-e", "faster-whisper", "-m", str(tiny_en_ct2))
+    assert "paris" in normalise(heard.stdout)
+    messages = _messages(isolated_home, "kitchen")
+    assert [m["content"] for m in messages[2:]] == [FRANCE, ANSWERS[FRANCE]]
+
+    # A typed turn, then each command.
+    t.type("What colour is the sky?")
+    t.wait_for("assistant: The sky is blue on a clear day.")
+    t.type("/help")
+    t.wait_for("/history")
+    t.type("/mute")
+    t.wait_for("replies are text only")
+    t.type("/history")
+    t.wait_for("── session kitchen ──")
+    t.type("/voice")
+    t.wait_for("the voice is en_US-joe-medium")
+    t.type("/bogus")
+    t.wait_for("unknown command /bogus")
+    t.type("/new")
+    screen = t.wait_for("new session ")
+    assert len(_messages(isolated_home, "kitchen")) == 6
+    t.keys("C-d")
+    _assert_restored(t)
+
+
+def test_silence_ends_a_take_and_empty_or_discarded_takes_send_nothing(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    voices: dict[str, Path],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
+    t = _start(terminal, ["--config", str(config), "talk", "--session", "s"], pulse, tmp_path)
+
+    t.keys("Space")
+    t.wait_for("listening")
+    time.sleep(0.5)
+    play_into_microphone(voices["france"], pulse).wait()  # no key: the pause ends the take
+    t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)
+    t.wait_for("speech-to-text")
+
+    t.keys("Space")  # a take of noise only
+    t.wait_for("listening")
+    play_into_microphone(voices["noise"], pulse).wait()
+    t.keys("Space")
+    t.wait_for("no speech heard; nothing was sent")
+
+    t.keys("Space")
+    t.wait_for("listening")
+    t.keys("Escape")
+    t.wait_for("take discarded")
+    t.keys("Space")
+    t.wait_for("listening")
+    t.keys("C-c")
+    t.wait_for("take discarded", after=1)
+    assert len(_messages(isolated_home, "s")) == 2
+
+    # Barge-in: Space while it speaks stops the reply and listens again.
+    t.type("Tell me a long story.")
+    t.wait_for("speaking")
+    time.sleep(1.0)
+    t.keys("Space")
+    t.wait_for("(interrupted)")
+    t.wait_for("listening")
+    t.keys("Escape")
+    t.wait_for("take discarded", after=2)
+    story = _messages(isolated_home, "s")[3]
+    assert story["interrupted"] is True
+    assert story["content"].startswith("Once upon a time")
+
+    # Ctrl-C while it speaks stops the reply; Ctrl-C when idle leaves.
+    t.type("Tell me a long story.")
+    t.wait_for("speaking")
+    t.keys("C-c")
+    t.wait_for("(interrupted)", after=1)
+    t.wait_for("quit")
+    t.keys("C-c")
+    _assert_restored(t)
+    assert _messages(isolated_home, "s")[5]["interrupted"] is True
+
+
+def test_hands_free_listens_by_itself_and_never_hears_its_own_reply(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    voices: dict[str, Path],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
+    t = _start(
+        terminal,
+        ["--config", str(config), "talk", "--hands-free", "--session", "hf"],
+        pulse,
+        tmp_path,
+    )
+    t.wait_for("listening for speech")
+    play_into_microphone(voices["france"], pulse).wait()
+    t.wait_for(f"you: {FRANCE}")
+    t.wait_for("speaking")
+    # Speech reaching the microphone while the assistant talks is ignored.
+    play_into_microphone(voices["france"], pulse).wait()
+    t.wait_for("speech-to-text", timeout=60)
+    time.sleep(2.0)
+    assert t.screen().count(f"you: {FRANCE}") == 1
+    assert [m["role"] for m in _messages(isolated_home, "hf")] == ["user", "assistant"]
+    t.keys("C-d")
+    _assert_restored(t)
+
+
+def test_no_microphone_is_one_line_and_typing_still_works(
+    terminal: list[TmuxTerminal],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
+    no_audio = tmp_path / "no-audio"
+    no_audio.mkdir(mode=0o700)
+    env = {"XDG_RUNTIME_DIR": str(no_audio), "PULSE_SERVER": "unix:/nonexistent"}
+    t = _start(terminal, ["--config", str(config), "talk", "--session", "mute"], env, tmp_path)
+    t.keys("Space")
+    screen = t.wait_for("error:")
+    assert "type to talk instead" in screen
+    t.type("What colour is the sky?")
+    t.wait_for("assistant: The sky is blue on a clear day.")
+    t.keys("C-d")
+    _assert_restored(t)
+    assert len(_messages(isolated_home, "mute")) == 2
+
+
+def test_talk_without_a_terminal_points_to_ask_and_transcribe() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "voicechat", "talk"], stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "voicechat ask" in result.stderr and "voicechat transcribe" in result.stderr

@@ -1,0 +1,104 @@
+"""Recording from the microphone at its native rate, delivered as 16 kHz mono.
+
+Opening a device at 16 kHz makes PortAudio fail on many devices, so the stream runs at the
+device's own rate and soxr resamples as blocks arrive.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import TYPE_CHECKING, Any
+
+from voicechat.audio.devices import MicrophoneUnavailable, _sounddevice, resolve_input
+from voicechat.types import WHISPER_SAMPLE_RATE
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+BLOCK_S = 0.032
+"""Seconds per block from the device (one voice-activity frame at 16 kHz)."""
+
+
+class Microphone:
+    """An open input stream. `read()` returns 16 kHz mono float32 blocks in order.
+
+    level_db: the loudness of the latest block in dBFS (-100 for silence), for a meter.
+    """
+
+    def __init__(self, device: str | int = "") -> None:
+        self.device = resolve_input(device)
+        self.level_db = -100.0
+        self._blocks: queue.Queue[Any] = queue.Queue()
+        self._stream: Any = None
+        self._resampler: Any = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Open the stream (once); raises MicrophoneUnavailable for a busy or missing device."""
+        import soxr
+
+        sd = _sounddevice()
+        with self._lock:
+            if self._stream is not None:
+                return
+            rate = self.device.rate
+            try:
+                self._stream = sd.InputStream(
+                    device=self.device.index,
+                    samplerate=rate,
+                    channels=1,
+                    dtype="float32",
+                    blocksize=int(rate * BLOCK_S),
+                    # The default ("high") latency makes ALSA's PulseAudio plugin hold the
+                    # first block for about 2 s: the start of every first take was lost.
+                    latency="low",
+                    callback=self._on_block,
+                )
+                self._stream.start()
+            except sd.PortAudioError as e:
+                self._stream = None
+                raise MicrophoneUnavailable(f"cannot open {self.device.name!r} ({e})") from None
+            self._resampler = (
+                soxr.ResampleStream(rate, WHISPER_SAMPLE_RATE, 1, dtype="float32")
+                if rate != WHISPER_SAMPLE_RATE
+                else None
+            )
+
+    def _on_block(self, indata: Any, frames: int, time: Any, status: Any) -> None:
+        self._blocks.put(indata[:, 0].copy())
+
+    def drain(self) -> None:
+        """Drop everything recorded so far (what was heard while not listening)."""
+        while True:
+            try:
+                self._blocks.get_nowait()
+            except queue.Empty:
+                return
+
+    def read(self, timeout: float = 0.2) -> npt.NDArray[np.float32] | None:
+        """The next block at 16 kHz, or None if none arrived in `timeout` seconds."""
+        import numpy as np
+
+        try:
+            block = self._blocks.get(timeout=timeout)
+        except queue.Empty:
+            if self._stream is not None and not self._stream.active:
+                raise MicrophoneUnavailable(
+                    f"{self.device.name!r} stopped delivering audio"
+                ) from None
+            return None
+        rms = float(np.sqrt(np.mean(np.square(block)))) if len(block) else 0.0
+        self.level_db = 20 * float(np.log10(rms)) if rms > 1e-5 else -100.0
+        if self._resampler is None:
+            return np.asarray(block, dtype=np.float32)
+        return np.asarray(self._resampler.resample_chunk(block), dtype=np.float32)
+
+    def close(self) -> None:
+        """Close the stream."""
+        with self._lock:
+            if self._stream is not None:
+                self._stream.stop()
+                self._stream.close()
+                self._stream = None

@@ -1,0 +1,92 @@
+"""Loading every model a conversation needs, in parallel, and warming each one up.
+
+Speech-to-text, the language model and the voice load in separate threads (their heavy work
+releases the GIL), then each runs once on a dummy input, so the first turn is as fast as the
+tenth: kernels are compiled, caches allocated, and a remote server or voice is reached once.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voicechat.asr.base import DecodeOptions, Transcriber
+from voicechat.audio.vad import VoiceActivityDetector
+from voicechat.config import Config
+from voicechat.llm.base import ChatModel, GenerationOptions
+from voicechat.tts.base import Synthesizer
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Message
+
+STAGES = ("speech-to-text", "language model", "voice")
+
+
+@dataclass(frozen=True)
+class Models:
+    """What a conversation runs on; synthesizer is None when `tts.engine = "none"`."""
+
+    transcriber: Transcriber
+    chat: ChatModel
+    synthesizer: Synthesizer | None
+    file_vad: VoiceActivityDetector
+
+
+def _warm_transcriber(transcriber: Transcriber) -> None:
+    import numpy as np
+
+    noise = np.random.default_rng(0).normal(0, 0.01, WHISPER_SAMPLE_RATE).astype(np.float32)
+    transcriber.transcribe(
+        AudioClip(noise, WHISPER_SAMPLE_RATE), DecodeOptions(beam_size=1, temperatures=(0.0,))
+    )
+
+
+def _warm_chat(chat: ChatModel) -> None:
+    options = GenerationOptions(max_new_tokens=2, temperature=0.0)
+    for _ in chat.stream([Message("user", "Hello")], options, threading.Event()):
+        pass
+
+
+def load_models(
+    config: Config,
+    on_status: Callable[[str, str], None],
+    on_notice: Callable[[str], None],
+) -> Models:
+    """Load and warm up the configured engines in parallel.
+
+    on_status(stage, state): stage is one of STAGES, state "loading", "warming up" or "ready".
+    on_notice: for notices from the voice (an Edge fallback found while warming up).
+    """
+    from voicechat.asr.loader import create_transcriber
+    from voicechat.llm.loader import create_chat_model
+    from voicechat.tts.loader import create_synthesizer
+
+    def asr() -> Transcriber:
+        on_status("speech-to-text", "loading")
+        transcriber = create_transcriber(config.asr)
+        on_status("speech-to-text", "warming up")
+        _warm_transcriber(transcriber)
+        on_status("speech-to-text", "ready")
+        return transcriber
+
+    def llm() -> ChatModel:
+        on_status("language model", "loading")
+        chat = create_chat_model(config.llm)
+        on_status("language model", "warming up")
+        _warm_chat(chat)
+        on_status("language model", "ready")
+        return chat
+
+    def tts() -> Synthesizer | None:
+        on_status("voice", "loading")
+        synthesizer = create_synthesizer(config.tts, on_notice)
+        if synthesizer is not None:
+            on_status("voice", "warming up")
+            synthesizer.synthesize("Ready.")
+        on_status("voice", "ready")
+        return synthesizer
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        asr_job, llm_job, tts_job = pool.submit(asr), pool.submit(llm), pool.submit(tts)
+        file_vad = VoiceActivityDetector()
+        return Models(asr_job.result(), llm_job.result(), tts_job.result(), file_vad)

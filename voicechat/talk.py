@@ -1,0 +1,398 @@
+"""The push-to-talk voice loop: keys and takes in, turns out, one state at a time.
+
+    idle ──Space/Enter──> listening ──Space/Enter, silence, limit──> transcribing
+      ^                     │ Esc / Ctrl-C: discarded                   │ no speech: dropped
+      │                     v                                           v
+      └────────────────── idle <──── speaking <──── thinking <──── (what you said)
+                                       │ Space: barge in (interrupt and listen again)
+
+The loop runs in the main thread and only reacts to keys and finished jobs; recording and each
+turn run in worker threads, so a key is always answered at once.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import queue
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from voicechat.asr.base import DecodeOptions, Transcriber
+from voicechat.asr.longform import LongFormTranscription
+from voicechat.assistant import Assistant
+from voicechat.audio.devices import MicrophoneUnavailable
+from voicechat.audio.takes import Take, TakeRecorder
+from voicechat.audio.vad import VoiceActivityDetector
+from voicechat.config import Config
+from voicechat.errors import VoicechatError
+from voicechat.keys import KeyEvent
+from voicechat.pipeline import Reply
+from voicechat.session import Session, SessionStore
+from voicechat.talk_screen import TalkScreen
+from voicechat.terminal import KeyboardInput
+from voicechat.types import AudioClip
+
+HOLD_S = 0.3
+"""A Space held longer than this (where releases are reported) sends the take on release;
+a shorter tap toggles instead."""
+
+COMMANDS = {
+    "/help": "this list",
+    "/new": "start a new session",
+    "/history": "the whole conversation so far",
+    "/voice NAME": "speak with another voice (an Edge voice name, or a piper .onnx path)",
+    "/mute": "text-only replies (again to speak)",
+    "/quit": "leave (also Ctrl-D)",
+}
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """How a turn ended. Times in ms from the end of the take (or the Enter of a typed line)."""
+
+    said: str | None = None
+    reply: Reply | None = None
+    stt_ms: float | None = None
+    turn_ms: float | None = None
+    error: str | None = None
+
+
+class TalkLoop:
+    """One `voicechat talk` run.
+
+    recorder: None until the microphone is first needed. hands_free: voice activity starts and
+    ends every take, and the microphone is ignored while the assistant thinks and speaks.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        assistant: Assistant,
+        transcriber: Transcriber,
+        file_vad: VoiceActivityDetector,
+        make_recorder: type[TakeRecorder] | None,
+        keys: KeyboardInput,
+        screen: TalkScreen,
+        hands_free: bool,
+        locks: contextlib.ExitStack,
+    ) -> None:
+        self.config = config
+        self.assistant = assistant
+        self.transcriber = transcriber
+        self.file_vad = file_vad
+        self.keys = keys
+        self.screen = screen
+        self.hands_free = hands_free
+        self.locks = locks
+        self._make_recorder = make_recorder
+        self._recorder: TakeRecorder | None = None
+        self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+        self._take: concurrent.futures.Future[Take] | None = None
+        self._take_stop = threading.Event()
+        self._take_discard = threading.Event()
+        self._take_by_space_at: float | None = None
+        self._turn: concurrent.futures.Future[TurnOutcome] | None = None
+        self._barge_in = False
+        self._pending_text: str | None = None
+        self._interrupting = False
+        self._quit = False
+        self._mic_failed = False
+
+    # The loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Answer keys and finished jobs until the user quits; always leaves saved."""
+        self.screen.set_state("idle")
+        try:
+            while not self._quit:
+                try:
+                    event: KeyEvent | None = self.keys.events.get(timeout=0.03)
+                except queue.Empty:
+                    event = None
+                if event is not None:
+                    self._on_key(event)
+                self._tick()
+        finally:
+            self._shutdown()
+
+    def _tick(self) -> None:
+        if self._take is not None and self._take.done():
+            self._take_finished(self._take)
+        if self._turn is not None:
+            if self._interrupting:
+                self.assistant.interrupt()
+            if self._turn.done():
+                self._turn_finished(self._turn)
+        if self.screen.state == "listening" and self._recorder is not None:
+            self.screen.level_db = self._recorder.mic.level_db
+        idle = self._take is None and self._turn is None and self.screen.line is None
+        if self.hands_free and idle and not self._mic_failed and not self._quit:
+            self._start_take(wait_for_speech=True)
+
+    def _shutdown(self) -> None:
+        self._take_discard.set()
+        self._interrupting = True
+        if self._turn is not None:
+            while not self._turn.done():
+                self.assistant.interrupt()
+                time.sleep(0.02)
+            self._turn_finished(self._turn)
+        self._jobs.shutdown(wait=True)
+        if self._recorder is not None:
+            self._recorder.mic.close()
+
+    # Keys -------------------------------------------------------------------------------
+
+    def _on_key(self, event: KeyEvent) -> None:
+        if self.screen.line is not None:
+            self._edit_line(event)
+        elif self._turn is not None:
+            self._key_while_busy(event)
+        elif self._take is not None:
+            self._key_while_listening(event)
+        else:
+            self._key_while_idle(event)
+
+    def _key_while_idle(self, event: KeyEvent) -> None:
+        if event.kind in {"release", "repeat"}:
+            return
+        if event.key == "space":
+            self._start_take(by_space=True)
+        elif event.key == "enter":
+            self._start_take()
+        elif event.key == "char":
+            self.screen.line = event.text
+        elif event.key in ("ctrl+c", "ctrl+d"):
+            self._quit = True
+
+    def _key_while_listening(self, event: KeyEvent) -> None:
+        waiting_for_speech = self.hands_free and self.screen.state != "listening"
+        if event.key == "space" and event.kind == "release":
+            held = self._take_by_space_at
+            if held is not None and time.monotonic() - held >= HOLD_S:
+                self._take_stop.set()  # hold-to-talk: release sends
+            self._take_by_space_at = None
+            return
+        if event.kind != "press":
+            return
+        if event.key in ("space", "enter") and not waiting_for_speech:
+            self._take_stop.set()
+        elif event.key in ("escape", "ctrl+c") and not waiting_for_speech:
+            self._take_discard.set()
+        elif event.key == "char" and waiting_for_speech:
+            self._take_discard.set()
+            self.screen.line = event.text
+        elif event.key == "ctrl+d" or (event.key == "ctrl+c" and waiting_for_speech):
+            self._take_discard.set()
+            self._quit = True
+
+    def _key_while_busy(self, event: KeyEvent) -> None:
+        if event.kind != "press":
+            return
+        if event.key == "space" and not self.hands_free:
+            self._barge_in = True
+            self._interrupting = True
+        elif event.key == "char":
+            self.screen.line = event.text  # typing does not interrupt; sending the line does
+        elif event.key in ("escape", "ctrl+c"):
+            self._interrupting = True
+        elif event.key == "ctrl+d":
+            self._interrupting = True
+            self._quit = True
+
+    def _edit_line(self, event: KeyEvent) -> None:
+        line = self.screen.line or ""
+        if event.kind == "release":
+            return
+        if event.key in ("char", "space"):
+            self.screen.line = line + event.text
+        elif event.key == "backspace":
+            self.screen.line = line[:-1]
+        elif event.key in ("escape", "ctrl+c"):
+            self.screen.line = None
+        elif event.key == "ctrl+d":
+            self.screen.line = None
+            self._quit = not line
+        elif event.key == "enter":
+            self.screen.line = None
+            text = line.strip()
+            if text.startswith("/"):
+                self._command(text)
+            elif text and self._turn is None:
+                self._turn = self._jobs.submit(self._run_turn, None, text)
+            elif text:  # sent while a reply runs: interrupt it, then send this
+                self._pending_text = text
+                self._interrupting = True
+
+    # Takes and turns --------------------------------------------------------------------
+
+    def _start_take(self, by_space: bool = False, wait_for_speech: bool = False) -> None:
+        try:
+            if self._recorder is None and self._make_recorder is not None:
+                from voicechat.audio.capture import Microphone
+                from voicechat.audio.vad import StreamingVad
+
+                audio = self.config.audio
+                self._recorder = self._make_recorder(
+                    Microphone(audio.input_device),
+                    StreamingVad(),
+                    audio.silence_ms,
+                    audio.max_record_s,
+                )
+        except MicrophoneUnavailable as e:
+            self._mic_failed = True
+            self.screen.error(f"{e}; type to talk instead")
+            return
+        if self._recorder is None:
+            return
+        self._take_stop = threading.Event()
+        self._take_discard = threading.Event()
+        self._take_by_space_at = time.monotonic() if by_space and self.keys.kitty else None
+        if not wait_for_speech:
+            self.screen.set_state("listening")
+        self._take = self._jobs.submit(
+            self._recorder.record,
+            self._take_stop,
+            self._take_discard,
+            wait_for_speech,
+            lambda: self.screen.set_state("listening"),
+        )
+
+    def _take_finished(self, job: concurrent.futures.Future[Take]) -> None:
+        self._take = None
+        self.screen.set_state("idle")
+        try:
+            take = job.result()
+        except MicrophoneUnavailable as e:
+            self._mic_failed = True
+            self.screen.error(f"{e}; type to talk instead")
+            return
+        if take.ended_by == "discarded":
+            if not self.hands_free:
+                self.screen.notice("take discarded")
+            return
+        if not take.had_speech:
+            self.screen.notice("no speech heard; nothing was sent")
+            return
+        self._turn = self._jobs.submit(self._run_turn, take.clip, None)
+
+    def _run_turn(self, clip: AudioClip | None, text: str | None) -> TurnOutcome:
+        """Worker: transcribe (for a take), then reply. Never raises for a failed turn."""
+        start = time.monotonic()
+        stt_ms = None
+        try:
+            if clip is not None:
+                self.screen.set_state("transcribing")
+                text = self._transcribe(clip)
+                stt_ms = (time.monotonic() - start) * 1000
+                if not text:
+                    return TurnOutcome()
+            assert text is not None
+            self.screen.user_said(text)
+            self.screen.set_state("thinking")
+            reply = self.assistant.reply_to(text)
+        except VoicechatError as e:
+            return TurnOutcome(said=text, error=str(e))
+        return TurnOutcome(
+            said=text, reply=reply, stt_ms=stt_ms, turn_ms=(time.monotonic() - start) * 1000
+        )
+
+    def _transcribe(self, clip: AudioClip) -> str:
+        asr = self.config.asr
+        options = DecodeOptions(
+            language=asr.language or None, task=asr.task, beam_size=1, temperatures=(0.0,)
+        )
+        run = LongFormTranscription(self.transcriber, self.file_vad, options)
+        return " ".join(s.text for s in run.segments([clip.samples])).strip()
+
+    def _turn_finished(self, job: concurrent.futures.Future[TurnOutcome]) -> None:
+        self._turn = None
+        self._interrupting = False
+        self.screen.set_state("idle")
+        outcome = job.result()
+        if outcome.error:
+            self.screen.error(outcome.error)
+        elif outcome.reply is None:
+            self.screen.notice("no speech heard; nothing was sent")
+        else:
+            reply = outcome.reply
+            self.screen.reply_done(reply.text, reply.interrupted)
+            offset = outcome.stt_ms or 0.0
+            t = reply.timings
+            self.screen.timings(
+                {
+                    "stt_ms": outcome.stt_ms,
+                    "first_token_ms": None
+                    if t.first_token_ms is None
+                    else offset + t.first_token_ms,
+                    "first_audio_ms": None
+                    if t.first_audio_ms is None
+                    else offset + t.first_audio_ms,
+                    "turn_ms": outcome.turn_ms,
+                }
+            )
+        if self._quit:
+            return
+        if self._pending_text is not None:
+            text, self._pending_text = self._pending_text, None
+            self._turn = self._jobs.submit(self._run_turn, None, text)
+        elif self._barge_in:
+            self._barge_in = False
+            self._start_take()
+
+    # Commands ---------------------------------------------------------------------------
+
+    def _command(self, text: str) -> None:
+        name, _, argument = text.partition(" ")
+        argument = argument.strip()
+        if name == "/help":
+            for command, what in COMMANDS.items():
+                self.screen.print(f"[bold]{command}[/]  {what}")
+        elif name == "/quit":
+            self._quit = True
+        elif name == "/history":
+            self.screen.history(
+                self.assistant.session.messages, f"session {self.assistant.session.name}"
+            )
+        elif name == "/mute":
+            self.assistant.muted = not self.assistant.muted
+            self.screen.notice(
+                "replies are text only" if self.assistant.muted else "replies are spoken"
+            )
+        elif name == "/new":
+            self._new_session()
+        elif name == "/voice":
+            self._change_voice(argument)
+        else:
+            self.screen.notice(f"unknown command {name}; /help lists them")
+
+    def _new_session(self) -> None:
+        store: SessionStore = self.assistant.store
+        name = store.new_name()
+        self.locks.close()  # releases the previous session's lock
+        self.locks.enter_context(store.lock(name))
+        self.assistant.session = Session(name)
+        self.screen.notice(f"new session {name}")
+
+    def _change_voice(self, voice: str) -> None:
+        from voicechat.tts.loader import create_synthesizer
+
+        if not voice:
+            current = self.assistant.synthesizer
+            self.screen.notice(
+                f"the voice is {current.voice if current else 'off'}; /voice NAME changes it"
+            )
+            return
+        tts = self.config.tts
+        tts = (
+            replace(tts, piper_voice=voice) if tts.engine == "piper" else replace(tts, voice=voice)
+        )
+        try:
+            self.assistant.synthesizer = create_synthesizer(tts, self.screen.notice)
+        except VoicechatError as e:
+            self.screen.error(str(e))
+            return
+        self.config = replace(self.config, tts=tts)
+        self.screen.notice(f"speaking with {voice}")
