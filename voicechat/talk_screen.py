@@ -19,6 +19,8 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
+from voicechat.ui import timings_line
+
 METER = " ▁▂▃▄▅▆▇█"
 HINTS = {
     "idle": "[bold]Space[/]/[bold]Enter[/] talk · type to write · [bold]/help[/] · Ctrl-D quit",
@@ -134,18 +136,7 @@ class TalkScreen:
 
     def timings(self, timings_ms: dict[str, Any]) -> None:
         """One dim line: speech-to-text, first token, first audio, whole turn."""
-        labels = {
-            "stt_ms": "speech-to-text",
-            "first_token_ms": "first token",
-            "first_audio_ms": "first audio",
-            "turn_ms": "turn",
-        }
-        parts = [
-            f"{label} {timings_ms[k]:.0f} ms"
-            for k, label in labels.items()
-            if timings_ms.get(k) is not None
-        ]
-        self.print(f"[dim]{' · '.join(parts)}[/]")
+        self.print(f"[dim]{timings_line(timings_ms)}[/]")
 
     def history(self, messages: Sequence[dict[str, Any]], title: str) -> None:
         """Earlier turns, dimmed."""

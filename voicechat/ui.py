@@ -31,6 +31,24 @@ if TYPE_CHECKING:
     from voicechat.session import Session, SessionSummary
 
 
+TIMING_LABELS = {
+    "stt_ms": "speech-to-text",
+    "first_token_ms": "first token",
+    "first_audio_ms": "first audio",
+    "total_ms": "total",
+    "turn_ms": "turn",
+}
+
+
+def timings_line(timings_ms: dict[str, Any]) -> str:
+    """ "speech-to-text 420 ms · first token 130 ms · …" for the stages that happened."""
+    return " · ".join(
+        f"{label} {timings_ms[key]:.0f} ms"
+        for key, label in TIMING_LABELS.items()
+        if timings_ms.get(key) is not None
+    )
+
+
 def _clock(seconds: float) -> str:
     """`M:SS`, or `H:MM:SS` from an hour on."""
     s = int(seconds)
@@ -82,17 +100,7 @@ class Ui:
 
     def timings(self, timings_ms: dict[str, float | None]) -> None:
         """One dim line: first token, first audio, whole reply."""
-        labels = {
-            "first_token_ms": "first token",
-            "first_audio_ms": "first audio",
-            "total_ms": "total",
-        }
-        parts = [
-            f"{label} {timings_ms[key]:.0f} ms"
-            for key, label in labels.items()
-            if timings_ms.get(key) is not None
-        ]
-        self.err.print(f"[dim]{' · '.join(parts)}[/]")
+        self.err.print(f"[dim]{timings_line(timings_ms)}[/]")
 
     def load_models(self, config: Config) -> Models:
         """Load and warm up every model in parallel, one spinner line per stage."""

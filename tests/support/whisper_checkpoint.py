@@ -77,6 +77,17 @@ def _split(
             state[f"{dest}.bias"] = torch.from_numpy(b.copy())
 
 
+def _block(state: dict[str, torch.Tensor], src: dict[str, np.ndarray], s: str, d: str) -> None:
+    """Self-attention and feed-forward of one encoder or decoder layer."""
+    qkv = [f"{d}.attn.{p}" for p in ("query", "key", "value")]
+    _split(state, src, f"{s}/self_attention/linear_0", qkv)
+    _sublayer(state, src, f"{s}/self_attention/linear_1", f"{d}.attn.out")
+    _sublayer(state, src, f"{s}/self_attention/layer_norm", f"{d}.attn_ln")
+    _sublayer(state, src, f"{s}/ffn/linear_0", f"{d}.mlp.0")
+    _sublayer(state, src, f"{s}/ffn/linear_1", f"{d}.mlp.2")
+    _sublayer(state, src, f"{s}/ffn/layer_norm", f"{d}.mlp_ln")
+
+
 def _sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> torch.Tensor:
     """The encoder's fixed positional embedding, as openai-whisper computes it."""
     log_timescale_increment = np.log(max_timescale) / (channels // 2 - 1)
@@ -95,18 +106,7 @@ def convert(model_dir: Path, output: Path) -> Path:
         _sublayer(state, src, f"encoder/{conv}", f"encoder.{conv}")
     _sublayer(state, src, "encoder/layer_norm", "encoder.ln_post")
     for i in range(n_enc):
-        s, d = f"encoder/layer_{i}", f"encoder.blocks.{i}"
-        _split(
-            state,
-            src,
-            f"{s}/self_attention/linear_0",
-            [f"{d}.attn.{p}" for p in ("query", "key", "value")],
-        )
-        _sublayer(state, src, f"{s}/self_attention/linear_1", f"{d}.attn.out")
-        _sublayer(state, src, f"{s}/self_attention/layer_norm", f"{d}.attn_ln")
-        _sublayer(state, src, f"{s}/ffn/linear_0", f"{d}.mlp.0")
-        _sublayer(state, src, f"{s}/ffn/linear_1", f"{d}.mlp.2")
-        _sublayer(state, src, f"{s}/ffn/layer_norm", f"{d}.mlp_ln")
+        _block(state, src, f"encoder/layer_{i}", f"encoder.blocks.{i}")
     state["decoder.token_embedding.weight"] = torch.from_numpy(
         src["decoder/embeddings/weight"].astype(np.float32)
     )
@@ -116,23 +116,13 @@ def convert(model_dir: Path, output: Path) -> Path:
     _sublayer(state, src, "decoder/layer_norm", "decoder.ln")
     for i in range(n_dec):
         s, d = f"decoder/layer_{i}", f"decoder.blocks.{i}"
-        _split(
-            state,
-            src,
-            f"{s}/self_attention/linear_0",
-            [f"{d}.attn.{p}" for p in ("query", "key", "value")],
-        )
-        _sublayer(state, src, f"{s}/self_attention/linear_1", f"{d}.attn.out")
-        _sublayer(state, src, f"{s}/self_attention/layer_norm", f"{d}.attn_ln")
+        _block(state, src, s, d)
         _sublayer(state, src, f"{s}/attention/linear_0", f"{d}.cross_attn.query")
         _split(
             state, src, f"{s}/attention/linear_1", [f"{d}.cross_attn.{p}" for p in ("key", "value")]
         )
         _sublayer(state, src, f"{s}/attention/linear_2", f"{d}.cross_attn.out")
         _sublayer(state, src, f"{s}/attention/layer_norm", f"{d}.cross_attn_ln")
-        _sublayer(state, src, f"{s}/ffn/linear_0", f"{d}.mlp.0")
-        _sublayer(state, src, f"{s}/ffn/linear_1", f"{d}.mlp.2")
-        _sublayer(state, src, f"{s}/ffn/layer_norm", f"{d}.mlp_ln")
 
     conv1 = state["encoder.conv1.weight"]
     state["encoder.positional_embedding"] = _sinusoids(1500, conv1.shape[0])
