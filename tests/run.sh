@@ -32,8 +32,8 @@ echo "== installing voicechat[test,fast,offline]"
 "$py" -m pip install -q -e ".[test,fast,offline]"
 
 echo "== ruff"
-"$py" -m ruff check voicechat tests
-"$py" -m ruff format --check voicechat tests
+"$py" -m ruff check voicechat tests benchmarks
+"$py" -m ruff format --check voicechat tests benchmarks
 echo "== mypy"
 "$py" -m mypy
 echo "== pytest"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicechat.audio.playback import Speaker
+from voicechat.audio.playback import AudioSink
 from voicechat.config import LlmConfig
 from voicechat.errors import VoicechatError
 from voicechat.llm.base import ChatModel
@@ -24,7 +24,7 @@ class Assistant:
     llm: LlmConfig
     model: ChatModel
     synthesizer: Synthesizer | None
-    speaker: Speaker | None
+    speaker: AudioSink | None
     store: SessionStore
     session: Session
     listener: ReplyListener

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from voicechat.audio.playback import Speaker, SpeakerUnavailable
+from voicechat.audio.playback import AudioSink, SpeakerUnavailable
 from voicechat.llm.base import ChatModel, GenerationOptions
 from voicechat.llm.sentences import SentenceSplitter
 from voicechat.tts.base import SynthesisUnavailable, Synthesizer
@@ -35,7 +35,10 @@ class ReplyTimings:
 
     first_token_ms: float | None = None
     first_sentence_ms: float | None = None
+    first_synth_start_ms: float | None = None
+    first_clip_ms: float | None = None
     first_audio_ms: float | None = None
+    last_token_ms: float | None = None
     total_ms: float = 0.0
 
     def as_dict(self) -> dict[str, float | None]:
@@ -82,7 +85,7 @@ class SpokenReply:
         self,
         model: ChatModel,
         synthesizer: Synthesizer | None,
-        speaker: Speaker | None,
+        speaker: AudioSink | None,
         listener: ReplyListener,
         keep_audio: bool = False,
     ) -> None:
@@ -105,7 +108,7 @@ class SpokenReply:
         if self.synthesizer is not None or self.keep_audio:
             workers = [
                 threading.Thread(
-                    target=self._synthesize_all, args=(sentences, clips, reply), daemon=True
+                    target=self._synthesize_all, args=(sentences, clips, reply, start), daemon=True
                 ),
                 threading.Thread(target=self._play_all, args=(clips, reply, start), daemon=True),
             ]
@@ -157,6 +160,7 @@ class SpokenReply:
             hand_over(splitter.feed(piece))
             if self.cancel.is_set():
                 return
+        timings.last_token_ms = (time.monotonic() - start) * 1000
         if not self.cancel.is_set():
             hand_over(splitter.flush())
 
@@ -176,15 +180,24 @@ class SpokenReply:
                 self.interrupt()
 
     def _synthesize_all(
-        self, sentences: queue.Queue[str | None], clips: queue.Queue[AudioClip | None], reply: Reply
+        self,
+        sentences: queue.Queue[str | None],
+        clips: queue.Queue[AudioClip | None],
+        reply: Reply,
+        start: float,
     ) -> None:
         synthesizer = self.synthesizer
+        timings = reply.timings
         try:
             while (sentence := sentences.get()) is not _DONE:
                 if self.cancel.is_set() or synthesizer is None:
                     continue
+                if timings.first_synth_start_ms is None:
+                    timings.first_synth_start_ms = (time.monotonic() - start) * 1000
                 try:
                     clip = synthesizer.synthesize(sentence)
+                    if timings.first_clip_ms is None:
+                        timings.first_clip_ms = (time.monotonic() - start) * 1000
                 except SynthesisUnavailable as e:
                     self.listener.on_notice(f"{e}; the rest of the reply is not spoken")
                     synthesizer = None

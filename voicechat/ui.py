@@ -26,6 +26,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from voicechat.audio.devices import AudioDevice
+    from voicechat.bench import Span
     from voicechat.config import Config
     from voicechat.models import Models
     from voicechat.session import Session, SessionSummary
@@ -47,6 +48,28 @@ def timings_line(timings_ms: dict[str, Any]) -> str:
         for key, label in TIMING_LABELS.items()
         if timings_ms.get(key) is not None
     )
+
+
+BENCH_LABELS = {
+    "end_of_speech_ms": "end-of-speech detection",
+    "asr_ms": "speech-to-text",
+    "first_token_ms": "LLM first token",
+    "tokens_per_s": "LLM speed",
+    "first_sentence_ms": "first sentence",
+    "tts_first_audio_ms": "TTS first audio",
+    "first_audio_ms": "end of speech → first audio",
+    "turn_ms": "whole turn",
+    "overhead_ms": "pipeline overhead",
+}
+
+
+def timeline_bar(start_ms: float, end_ms: float, total_ms: float, width: int = 40) -> str:
+    """One stage as a bar on a shared time axis of `width` cells."""
+    scale = width / max(total_ms, 1e-6)
+    left = round(start_ms * scale)
+    length = max(1, round((end_ms - start_ms) * scale))
+    bar = " " * left + "█" * length
+    return f"|{bar[:width].ljust(width)}| {start_ms:6.0f}–{end_ms:.0f} ms"
 
 
 def _clock(seconds: float) -> str:
@@ -144,6 +167,41 @@ class Ui:
                 str(d.index), escape(d.name), str(d.inputs), str(d.outputs), str(d.rate), default
             )
         self.out.print(table)
+
+    def bench_report(
+        self, report: dict[str, Any], streaming: list[Span], sequential: list[Span]
+    ) -> None:
+        """The per-stage table, the streaming gain, one turn's timeline of each kind."""
+        table = Table("stage", "streaming p50", "p90", "sequential p50", "p90", box=None)
+        for key, label in BENCH_LABELS.items():
+            s, q = report["streaming"][key], report["sequential"][key]
+            unit = " tok/s" if key == "tokens_per_s" else " ms"
+            table.add_row(
+                label,
+                f"{s['p50']:.0f}{unit}",
+                f"{s['p90']:.0f}{unit}",
+                f"{q['p50']:.0f}{unit}",
+                f"{q['p90']:.0f}{unit}",
+            )
+        self.out.print(table)
+        self.out.print(
+            f"\n[bold]end of speech → first audio: streaming takes "
+            f"{report['first_audio_ratio']:.2f} × the sequential time[/]"
+        )
+        end = max(sp.end_ms for sp in streaming + sequential)
+        for title, spans in (("streaming", streaming), ("sequential", sequential)):
+            self.out.print(f"\n[bold]{title}[/] (one turn, 0 to {end / 1000:.2f} s)")
+            for sp in spans:
+                bar = timeline_bar(sp.start_ms, sp.end_ms, end)
+                self.out.print(f"{sp.stage:>15} {bar}", soft_wrap=True)
+        m = report["machine"]
+        machine = ", ".join(f"{k} {v}" for k, v in m.items())
+        engines = "; ".join(f"{k}: {v}" for k, v in report["engines"].items())
+        memory = ", ".join(f"{k} {v}" for k, v in report["memory"].items())
+        turns = f"{report['turns']} turns"
+        self.out.print(f"\n[dim]{escape(machine)}\n{escape(engines)}\n{memory}; {turns}.[/]")
+        if report["random_weights"]:
+            self.out.print("[yellow]Random weights: the figures are speed and memory only.[/]")
 
     def print_json(self, data: dict[str, Any]) -> None:
         """One JSON object on stdout."""

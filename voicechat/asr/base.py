@@ -21,12 +21,14 @@ class DecodeOptions:
     task: "transcribe", or "translate" (speech in any language to English text).
     beam_size: beams at temperature 0.
     temperatures: the fallback ladder; (0.0,) never re-decodes (fastest for short takes).
+    max_tokens: tokens decoded per 30 s window at most; None = the model's limit (224).
     """
 
     language: str | None = None
     task: str = "transcribe"
     beam_size: int = 5
     temperatures: tuple[float, ...] = FALLBACK_TEMPERATURES
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True)

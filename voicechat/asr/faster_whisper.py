@@ -40,6 +40,7 @@ class FasterWhisperTranscriber:
             no_speech_threshold=NO_SPEECH_THRESHOLD,
             log_prob_threshold=LOGPROB_THRESHOLD,
             vad_filter=False,
+            **({"max_new_tokens": options.max_tokens} if options.max_tokens else {}),
         )
         found = tuple(
             Segment(float(s.start), float(s.end), s.text.strip())

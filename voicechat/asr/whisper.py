@@ -22,12 +22,13 @@ class WhisperTranscriber:
 
     engine = "whisper"
 
-    def __init__(self, model: str, device: str = "auto") -> None:
+    def __init__(self, model: str, device: str = "auto", loaded: Any = None) -> None:
+        """loaded: an already built `whisper.model.Whisper` (random weights for benchmarks)."""
         import torch
 
         self.device = resolve_device(device, torch.cuda.is_available())
         self.model_name = model
-        self._model = _load(model, self.device)
+        self._model = loaded if loaded is not None else _load(model, self.device)
         self.english_only = not self._model.is_multilingual
 
     def transcribe(self, clip: AudioClip, options: DecodeOptions) -> ClipTranscript:
@@ -45,6 +46,7 @@ class WhisperTranscriber:
             no_speech_threshold=NO_SPEECH_THRESHOLD,
             logprob_threshold=LOGPROB_THRESHOLD,
             verbose=None,
+            **({"sample_len": options.max_tokens} if options.max_tokens else {}),
         )
         segments = tuple(
             Segment(float(s["start"]), float(s["end"]), s["text"].strip())

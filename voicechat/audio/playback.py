@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from voicechat.errors import VoicechatError
 from voicechat.types import AudioClip
@@ -22,6 +22,51 @@ POLL_S = 0.005
 
 class SpeakerUnavailable(VoicechatError):
     """No audio output device could be opened."""
+
+
+class AudioSink(Protocol):
+    """Where replies are played: the speakers, or a timed sink in benchmarks."""
+
+    def play(self, clip: AudioClip, cancel: threading.Event | None = None) -> bool:
+        """Play `clip` to the end (blocking); False if cut short."""
+        ...
+
+    def stop(self) -> None:
+        """Cut the clip playing now short (from any thread)."""
+        ...
+
+    def close(self) -> None:
+        """Release the device."""
+        ...
+
+
+class TimedSink:
+    """A sink that takes as long as a real device would to play each clip, and plays nothing.
+
+    For benchmarks on machines without speakers; `played` records (start s, clip) pairs.
+    """
+
+    def __init__(self) -> None:
+        self.played: list[tuple[float, AudioClip]] = []
+        self._stop = threading.Event()
+
+    def play(self, clip: AudioClip, cancel: threading.Event | None = None) -> bool:
+        """Wait for the clip's duration (or a stop)."""
+        self._stop.clear()
+        self.played.append((time.monotonic(), clip))
+        deadline = time.monotonic() + clip.duration
+        while time.monotonic() < deadline:
+            if self._stop.is_set() or (cancel is not None and cancel.is_set()):
+                return False
+            time.sleep(POLL_S)
+        return True
+
+    def stop(self) -> None:
+        """Cut the current clip short."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def output_device_names() -> list[str]:

@@ -57,6 +57,11 @@ class TransformersChatModel:
         self.context_window = min(
             int(getattr(self._model.config, "max_position_embeddings", PHI3_CONTEXT)), PHI3_CONTEXT
         )
+        if config.compile:
+            # A fixed-size cache keeps tensor shapes constant, so the compiled graph is reused
+            # for every token instead of being recompiled as the cache grows.
+            self._model.generation_config.cache_implementation = "static"
+            self._model.forward = torch.compile(self._model.forward, mode="reduce-overhead")
         vocab = self._tokenizer.get_vocab()
         self._stop_ids = sorted(
             {vocab[t] for t in STOP_TOKENS if t in vocab}
