@@ -13,8 +13,8 @@ from voicechat.random_models import whisper_dims
 pytestmark = pytest.mark.slow
 
 MEASURES = {
-    "end_of_speech_ms", "asr_ms", "first_token_ms", "tokens_per_s", "first_sentence_ms",
-    "tts_first_audio_ms", "first_audio_ms", "turn_ms", "overhead_ms",
+    "end_of_speech_ms", "asr_ms", "transcript_ready_ms", "first_token_ms", "tokens_per_s",
+    "first_sentence_ms", "tts_first_audio_ms", "first_audio_ms", "turn_ms", "overhead_ms",
 }  # fmt: skip
 
 

@@ -215,6 +215,7 @@ def test_hands_free_listens_by_itself_and_never_hears_its_own_reply(
         tmp_path,
     )
     t.wait_for("listening for speech")
+    time.sleep(0.5)
     play_into_microphone(voices["france"], pulse).wait()
     t.wait_for(f"you: {FRANCE}")
     t.wait_for("speaking")

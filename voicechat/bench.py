@@ -1,9 +1,10 @@
 """Measuring a voice turn stage by stage, streaming against the sequential way, in one run.
 
-A turn starts when the speaker stops talking. Streaming (what voicechat does): the end of
-speech is detected, the take is transcribed, the reply streams into sentences and the first
-sentence is spoken while the rest is written. Sequential (what the original demo did): the
-whole reply is generated, then synthesised as one piece, then played. Both run on the same
+A turn starts when the speaker stops talking. Streaming (what voicechat does): the take is
+transcribed while the end of speech is still being confirmed, the reply streams into
+sentences and the first sentence is spoken while the rest is written. Sequential (what the
+original demo did): the end of speech is confirmed, then the take transcribed, the whole reply
+generated, synthesised as one piece, and played. Both run on the same
 models, input and machine, so their ratio is a fair measure of the streaming gain.
 
 Playback goes to a `TimedSink`, which takes as long as a device would: the figures do not
@@ -24,6 +25,7 @@ from typing import Any
 from voicechat.asr.base import DecodeOptions, Transcriber
 from voicechat.asr.longform import LongFormTranscription
 from voicechat.audio.playback import TimedSink
+from voicechat.audio.takes import PAUSE_MS
 from voicechat.audio.vad import StreamingVad, VoiceActivityDetector
 from voicechat.errors import UsageError
 from voicechat.llm.base import ChatModel, GenerationOptions
@@ -143,7 +145,9 @@ class Bench:
             self.messages_for(text), self.options
         )
         t = reply.timings
-        offset = self.eos_ms + asr_ms
+        # As in `talk`: transcription starts once the speaker has paused for PAUSE_MS, while
+        # the detector waits out the rest of audio.silence_ms.
+        offset = max(self.eos_ms, PAUSE_MS + asr_ms)
         first_token = t.first_token_ms or 0.0
         last_token = t.last_token_ms or first_token
         tokens = self.token_count(reply.text)
@@ -151,6 +155,7 @@ class Bench:
         values = {
             "end_of_speech_ms": self.eos_ms,
             "asr_ms": asr_ms,
+            "transcript_ready_ms": offset,
             "first_token_ms": first_token,
             "tokens_per_s": (tokens - 1) / max(1e-3, (last_token - first_token) / 1000),
             "first_sentence_ms": t.first_sentence_ms or 0.0,
@@ -162,7 +167,7 @@ class Bench:
         }
         timeline = [
             Span("end of speech", 0.0, self.eos_ms),
-            Span("speech-to-text", self.eos_ms, offset),
+            Span("speech-to-text", PAUSE_MS, PAUSE_MS + asr_ms),
             Span("language model", offset, offset + last_token),
             Span(
                 "first synthesis",
@@ -197,6 +202,7 @@ class Bench:
         values = {
             "end_of_speech_ms": self.eos_ms,
             "asr_ms": asr_ms,
+            "transcript_ready_ms": offset,
             "first_token_ms": first_token or 0.0,
             "tokens_per_s": (tokens - 1) / max(1e-3, (generated - (first_token or 0)) / 1000),
             "first_sentence_ms": generated,

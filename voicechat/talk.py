@@ -89,6 +89,9 @@ class TalkLoop:
         self._make_recorder = make_recorder
         self._recorder: TakeRecorder | None = None
         self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+        self._early_jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._early: tuple[int, concurrent.futures.Future[str]] | None = None
+        self._asr_lock = threading.Lock()  # one decode at a time: Whisper's cache is per model
         self._take: concurrent.futures.Future[Take] | None = None
         self._take_stop = threading.Event()
         self._take_discard = threading.Event()
@@ -104,6 +107,15 @@ class TalkLoop:
 
     def run(self) -> None:
         """Answer keys and finished jobs until the user quits; always leaves saved."""
+        # Open the microphone before saying we listen: its first open takes a while, and
+        # speech in that time would be lost.
+        recorder = self._ensure_recorder()
+        if recorder is not None:
+            try:
+                recorder.mic.start()
+            except MicrophoneUnavailable as e:
+                self._mic_failed = True
+                self.screen.error(f"{e}; type to talk instead")
         self.screen.set_state("idle")
         try:
             while not self._quit:
@@ -140,6 +152,7 @@ class TalkLoop:
                 time.sleep(0.02)
             self._turn_finished(self._turn)
         self._jobs.shutdown(wait=True)
+        self._early_jobs.shutdown(wait=True, cancel_futures=True)
         if self._recorder is not None:
             self._recorder.mic.close()
 
@@ -228,37 +241,47 @@ class TalkLoop:
 
     # Takes and turns --------------------------------------------------------------------
 
-    def _start_take(self, by_space: bool = False, wait_for_speech: bool = False) -> None:
-        try:
-            if self._recorder is None and self._make_recorder is not None:
-                from voicechat.audio.capture import Microphone
-                from voicechat.audio.vad import StreamingVad
+    def _ensure_recorder(self) -> TakeRecorder | None:
+        """The take recorder, made on first use; None (with one error line) without a mic."""
+        if self._recorder is None and self._make_recorder is not None:
+            from voicechat.audio.capture import Microphone
+            from voicechat.audio.vad import StreamingVad
 
-                audio = self.config.audio
+            audio = self.config.audio
+            try:
                 self._recorder = self._make_recorder(
                     Microphone(audio.input_device),
                     StreamingVad(),
                     audio.silence_ms,
                     audio.max_record_s,
                 )
-        except MicrophoneUnavailable as e:
-            self._mic_failed = True
-            self.screen.error(f"{e}; type to talk instead")
-            return
-        if self._recorder is None:
+            except MicrophoneUnavailable as e:
+                self._mic_failed = True
+                self.screen.error(f"{e}; type to talk instead")
+        return self._recorder
+
+    def _start_take(self, by_space: bool = False, wait_for_speech: bool = False) -> None:
+        if self._ensure_recorder() is None or self._recorder is None:
             return
         self._take_stop = threading.Event()
         self._take_discard = threading.Event()
         self._take_by_space_at = time.monotonic() if by_space and self.keys.kitty else None
         if not wait_for_speech:
             self.screen.set_state("listening")
+        self._early = None
         self._take = self._jobs.submit(
             self._recorder.record,
             self._take_stop,
             self._take_discard,
             wait_for_speech,
             lambda: self.screen.set_state("listening"),
+            self._transcribe_early,
         )
+
+    def _transcribe_early(self, clip: AudioClip) -> None:
+        """Recorder thread: the speaker paused; transcribe what was said while we wait to see
+        whether they go on. If they do not, the take's transcript is ready as it ends."""
+        self._early = (len(clip.samples), self._early_jobs.submit(self._transcribe, clip))
 
     def _take_finished(self, job: concurrent.futures.Future[Take]) -> None:
         self._take = None
@@ -276,16 +299,27 @@ class TalkLoop:
         if not take.had_speech:
             self.screen.notice("no speech heard; nothing was sent")
             return
-        self._turn = self._jobs.submit(self._run_turn, take.clip, None)
+        early = self._early
+        ready = early[1] if early is not None and early[0] == take.paused_at else None
+        self._turn = self._jobs.submit(self._run_turn, take.clip, None, ready)
 
-    def _run_turn(self, clip: AudioClip | None, text: str | None) -> TurnOutcome:
-        """Worker: transcribe (for a take), then reply. Never raises for a failed turn."""
+    def _run_turn(
+        self,
+        clip: AudioClip | None,
+        text: str | None,
+        early: concurrent.futures.Future[str] | None = None,
+    ) -> TurnOutcome:
+        """Worker: transcribe (for a take), then reply. Never raises for a failed turn.
+
+        early: a transcript already under way for exactly this take; stt_ms is then only
+        the part of it still to wait for.
+        """
         start = time.monotonic()
         stt_ms = None
         try:
             if clip is not None:
                 self.screen.set_state("transcribing")
-                text = self._transcribe(clip)
+                text = early.result() if early is not None else self._transcribe(clip)
                 stt_ms = (time.monotonic() - start) * 1000
                 if not text:
                     return TurnOutcome()
@@ -305,7 +339,8 @@ class TalkLoop:
             language=asr.language or None, task=asr.task, beam_size=1, temperatures=(0.0,)
         )
         run = LongFormTranscription(self.transcriber, self.file_vad, options)
-        return " ".join(s.text for s in run.segments([clip.samples])).strip()
+        with self._asr_lock:
+            return " ".join(s.text for s in run.segments([clip.samples])).strip()
 
     def _turn_finished(self, job: concurrent.futures.Future[TurnOutcome]) -> None:
         self._turn = None

@@ -53,6 +53,7 @@ def timings_line(timings_ms: dict[str, Any]) -> str:
 BENCH_LABELS = {
     "end_of_speech_ms": "end-of-speech detection",
     "asr_ms": "speech-to-text",
+    "transcript_ready_ms": "transcript ready",
     "first_token_ms": "LLM first token",
     "tokens_per_s": "LLM speed",
     "first_sentence_ms": "first sentence",
