@@ -17,7 +17,7 @@ import contextlib
 import queue
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from voicechat.asr.base import DecodeOptions, Transcriber
 from voicechat.asr.longform import LongFormTranscription
@@ -29,7 +29,7 @@ from voicechat.config import Config
 from voicechat.errors import VoicechatError
 from voicechat.keys import KeyEvent
 from voicechat.pipeline import Reply
-from voicechat.session import Session, SessionStore
+from voicechat.talk_commands import SlashCommands
 from voicechat.talk_screen import TalkScreen
 from voicechat.terminal import KeyboardInput
 from voicechat.types import AudioClip
@@ -37,15 +37,6 @@ from voicechat.types import AudioClip
 HOLD_S = 0.3
 """A Space held longer than this (where releases are reported) sends the take on release;
 a shorter tap toggles instead."""
-
-COMMANDS = {
-    "/help": "this list",
-    "/new": "start a new session",
-    "/history": "the whole conversation so far",
-    "/voice NAME": "speak with another voice (an Edge voice name, or a piper .onnx path)",
-    "/mute": "text-only replies (again to speak)",
-    "/quit": "leave (also Ctrl-D)",
-}
 
 
 @dataclass(frozen=True)
@@ -85,7 +76,6 @@ class TalkLoop:
         self.keys = keys
         self.screen = screen
         self.hands_free = hands_free
-        self.locks = locks
         self._make_recorder = make_recorder
         self._recorder: TakeRecorder | None = None
         self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=2)
@@ -102,6 +92,7 @@ class TalkLoop:
         self._interrupting = False
         self._quit = False
         self._mic_failed = False
+        self.commands = SlashCommands(assistant, screen, locks, config.tts)
 
     # The loop -------------------------------------------------------------------------
 
@@ -232,7 +223,7 @@ class TalkLoop:
             self.screen.line = None
             text = line.strip()
             if text.startswith("/"):
-                self._command(text)
+                self._quit = self.commands.run(text) or self._quit
             elif text and self._turn is None:
                 self._turn = self._jobs.submit(self._run_turn, None, text)
             elif text:  # sent while a reply runs: interrupt it, then send this
@@ -376,58 +367,3 @@ class TalkLoop:
         elif self._barge_in:
             self._barge_in = False
             self._start_take()
-
-    # Commands ---------------------------------------------------------------------------
-
-    def _command(self, text: str) -> None:
-        name, _, argument = text.partition(" ")
-        argument = argument.strip()
-        if name == "/help":
-            for command, what in COMMANDS.items():
-                self.screen.print(f"[bold]{command}[/]  {what}")
-        elif name == "/quit":
-            self._quit = True
-        elif name == "/history":
-            self.screen.history(
-                self.assistant.session.messages, f"session {self.assistant.session.name}"
-            )
-        elif name == "/mute":
-            self.assistant.muted = not self.assistant.muted
-            self.screen.notice(
-                "replies are text only" if self.assistant.muted else "replies are spoken"
-            )
-        elif name == "/new":
-            self._new_session()
-        elif name == "/voice":
-            self._change_voice(argument)
-        else:
-            self.screen.notice(f"unknown command {name}; /help lists them")
-
-    def _new_session(self) -> None:
-        store: SessionStore = self.assistant.store
-        name = store.new_name()
-        self.locks.close()  # releases the previous session's lock
-        self.locks.enter_context(store.lock(name))
-        self.assistant.session = Session(name)
-        self.screen.notice(f"new session {name}")
-
-    def _change_voice(self, voice: str) -> None:
-        from voicechat.tts.loader import create_synthesizer
-
-        if not voice:
-            current = self.assistant.synthesizer
-            self.screen.notice(
-                f"the voice is {current.voice if current else 'off'}; /voice NAME changes it"
-            )
-            return
-        tts = self.config.tts
-        tts = (
-            replace(tts, piper_voice=voice) if tts.engine == "piper" else replace(tts, voice=voice)
-        )
-        try:
-            self.assistant.synthesizer = create_synthesizer(tts, self.screen.notice)
-        except VoicechatError as e:
-            self.screen.error(str(e))
-            return
-        self.config = replace(self.config, tts=tts)
-        self.screen.notice(f"speaking with {voice}")
