@@ -96,6 +96,19 @@ def test_missing_local_model_and_offline_hub_name(tmp_path: Path) -> None:
         TransformersChatModel(LlmConfig(model="microsoft/Phi-3-mini-4k-instruct", device="cpu"))
 
 
+def test_a_hub_model_without_network_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without HF_HUB_OFFLINE, the Hub is tried; here it cannot be reached (no network, or an
+    endpoint on a closed loopback port), and the error comes without minutes of retries."""
+    from voicechat.errors import ModelError
+    from voicechat.hub import hub_reachable
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    assert not hub_reachable()
+    with pytest.raises(ModelError, match="not cached and the Hugging Face Hub cannot be reached"):
+        TransformersChatModel(LlmConfig(model="microsoft/Phi-3-mini-4k-instruct", device="cpu"))
+
+
 @pytest.fixture(scope="module")
 def server(tiny_phi3: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with transformers_serve(tiny_phi3, tmp_path_factory.mktemp("serve") / "log.txt") as url:

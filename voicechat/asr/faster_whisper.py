@@ -10,6 +10,7 @@ from faster_whisper import WhisperModel, available_models
 from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path, resolve_device
 from voicechat.asr.whisper import LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD
 from voicechat.errors import ModelError
+from voicechat.hub import hub_reachable
 from voicechat.types import AudioClip, Segment
 
 
@@ -73,7 +74,14 @@ def _load(model: str, device: str, compute_type: str) -> Any:
             f"{', '.join(available_models())}, a Hub id or a local folder"
         )
     try:
-        return WhisperModel(model, device=device, compute_type=compute_type)
+        try:  # a cached model needs no network
+            return WhisperModel(
+                model, device=device, compute_type=compute_type, local_files_only=True
+            )
+        except Exception:
+            if not hub_reachable():
+                raise
+            return WhisperModel(model, device=device, compute_type=compute_type)
     except Exception as e:  # huggingface_hub raises many types when offline
         raise ModelError(
             f"cannot download faster-whisper model {model!r} ({type(e).__name__}); connect to "

@@ -109,8 +109,10 @@ def root(
     """
     state.config_file = config
     state.debug = debug
+    # Libraries' own warnings (retries, deprecations) are not for users; errors reach them as
+    # one line from the command, and --debug shows everything.
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
+        level=logging.DEBUG if debug else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from voicechat.config import LlmConfig
 from voicechat.errors import DeviceError, EngineUnavailable, ModelError
+from voicechat.hub import hub_reachable
 from voicechat.llm.base import GenerationOptions
 from voicechat.types import Message
 
@@ -161,14 +162,24 @@ def _load(config: LlmConfig, device: str, dtype: str) -> tuple[Any, Any]:
     elif source.startswith((".", "/", "~")):
         raise ModelError(f"{source}: no such model folder")
     try:
-        tokenizer: Any = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-        model: Any = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        try:  # a cached Hub model needs no network
+            tokenizer: Any = AutoTokenizer.from_pretrained(
+                source, trust_remote_code=False, local_files_only=True
+            )
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                source, local_files_only=True, **kwargs
+            )
+        except OSError:
+            if local or not hub_reachable():
+                raise
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+            model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as e:
         if local:
             raise ModelError(f"{source}: cannot load the model ({e})") from e
         raise ModelError(
-            f"cannot download {source!r} from the Hugging Face Hub ({type(e).__name__}); connect "
-            "once to cache it, or set llm.model to a local model folder"
+            f"{source!r} is not cached and the Hugging Face Hub cannot be reached; connect "
+            "once to download it, or set llm.model to a local model folder"
         ) from e
     if config.quantization == "none":
         model = model.to(device)
