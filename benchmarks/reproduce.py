@@ -9,7 +9,9 @@ Builds (or reuses) the offline models the test suite uses: Whisper tiny.en from 
 2. openai-whisper fp32 against faster-whisper int8 on the same clips;
 3. `voicechat bench`: streaming against sequential, on the tiny models;
 4. the same with a slow language model: Phi-3-mini's shape with random weights, when the
-   machine has the memory for it (about 16 GB on the CPU) and --with-random-phi3 is given.
+   machine has the memory for it (about 16 GB on the CPU) and --with-random-phi3 is given;
+5. with that model too, the first token over a growing conversation with the attention cache
+   kept between turns and dropped (benchmarks/prompt_cache.py).
 """
 
 from __future__ import annotations
@@ -122,6 +124,15 @@ def main() -> None:
         print("voicechat bench --random-weights (Phi-3-mini and Whisper tiny.en shapes):")
         out = voicechat("--config", str(config), "bench", "--random-weights", "--turns", "1")
         print(out.stdout)
+        print("First token with the attention cache kept and dropped (Phi-3-mini shape):")
+        script = Path(__file__).resolve().parent / "prompt_cache.py"
+        cached = subprocess.run(
+            [sys.executable, str(script), "--random-phi3", "--turns", "5"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        print(cached.stdout)
 
 
 if __name__ == "__main__":

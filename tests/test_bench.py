@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import run_cli
-from voicechat.random_models import whisper_dims
+from voicechat.random_models import stand_in_tokens, whisper_dims
+from voicechat.types import Message
 
 pytestmark = pytest.mark.slow
 
@@ -78,3 +79,13 @@ def test_random_whisper_shapes_follow_the_model_name(
 ) -> None:
     dims = whisper_dims(name)
     assert (dims["n_audio_state"], dims["n_audio_layer"], dims["n_vocab"]) == (width, layers, vocab)
+
+
+def test_stand_in_tokens_grow_with_the_conversation_and_mark_its_history() -> None:
+    system, question = Message("system", "Be brief."), Message("user", "Is it sunny, today?")
+    first, history = stand_in_tokens([system, question])
+    assert history == len(stand_in_tokens([system])[0]) - 1  # less the generation prompt
+    assert len(first) == history + 3 + 6 + 1  # framing, 4 words and 2 marks, generation prompt
+    answer = Message("assistant", "Yes.")
+    later, later_history = stand_in_tokens([system, question, answer, question])
+    assert later[:history] == first[:history] and later_history > len(first) - 1

@@ -56,6 +56,24 @@ def test_history_reaches_the_model(local_model: TransformersChatModel) -> None:
     assert local_model.count_tokens(messages) > local_model.count_tokens(messages[-1:])
 
 
+def test_each_turn_processes_only_the_new_message(local_model: TransformersChatModel) -> None:
+    """The attention cache of one turn serves the next: the replies are what the model says
+    without it, and only the new question is run through the model."""
+    system = Message("system", str(SYSTEM_PROMPTS[1]))
+    first, second = "What colour is the sky?", "How many legs does a spider have?"
+    turn = [system, Message("user", first)]
+    reply = "".join(local_model.stream(turn, GREEDY, threading.Event())).strip()
+    assert reply == ANSWERS[first]
+    turn = [*turn, Message("assistant", reply), Message("user", second)]
+    assert "".join(local_model.stream(turn, GREEDY, threading.Event())).strip() == ANSWERS[second]
+    history = local_model.count_tokens(turn) - local_model.count_tokens(turn[-1:])
+    assert history - 3 <= local_model.cached_prompt_tokens <= history + 3
+    # The same question again: the system prompt comes from the cache, the question does not.
+    again = [system, Message("user", first)]
+    assert "".join(local_model.stream(again, GREEDY, threading.Event())).strip() == ANSWERS[first]
+    assert 0 < local_model.cached_prompt_tokens < local_model.count_tokens(again) - 5
+
+
 def test_cancel_stops_generation(local_model: TransformersChatModel) -> None:
     cancel = threading.Event()
     pieces = []
@@ -65,6 +83,9 @@ def test_cancel_stops_generation(local_model: TransformersChatModel) -> None:
             cancel.set()
     story = ANSWERS["Tell me a long story."]
     assert len("".join(pieces)) < len(story) / 4
+    # What the cancelled reply left in the cache does not disturb the next one.
+    answer = "".join(local_model.stream(_messages(QUESTION), GREEDY, threading.Event())).strip()
+    assert answer == ANSWERS[QUESTION]
 
 
 @pytest.mark.parametrize(

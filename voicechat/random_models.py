@@ -3,12 +3,15 @@ weights cannot be downloaded. Replies are a fixed text paced by the real generat
 
 from __future__ import annotations
 
+import re
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from voicechat.errors import UsageError
+from voicechat.errors import ModelError, UsageError
 from voicechat.llm.base import GenerationOptions
+from voicechat.llm.prompt_cache import PromptCache
 from voicechat.types import Message
 
 PHI3_MINI_4K: dict[str, Any] = {
@@ -37,8 +40,26 @@ FIXED_REPLY = (
     "The capital of France is Paris. Paris is known for the Eiffel Tower. "
     "It is a lovely city to visit."
 )
-PROMPT_TOKENS = 96
-"""Prompt length (system prompt and question) fed to the random model."""
+_WORD_OR_MARK = re.compile(r"\w+|[^\w\s]")
+FRAMING_TOKENS = 3
+"""Tokens around each message in Phi-3's chat template: <|role|>, a line break, <|end|>."""
+
+
+def stand_in_tokens(messages: Sequence[Message]) -> tuple[list[int], int]:
+    """Token ids for `messages` without Phi-3's tokenizer: one per word or punctuation mark
+    (about as many as Phi-3's tokenizer gives for plain English), by a stable hash, framed as
+    its chat template frames them. Returns the ids and how many come before the last message.
+    """
+    ids: list[int] = []
+    history = 0
+    for i, message in enumerate(messages):
+        if i == len(messages) - 1:
+            history = len(ids)
+        ids.append(32000 + i % 2)  # the role marker
+        ids.extend(zlib.crc32(w.encode()) % 32000 for w in _WORD_OR_MARK.findall(message.content))
+        ids.extend((32002, 13))  # <|end|>, line break
+    ids.append(32003)  # <|assistant|>: the generation prompt
+    return ids, history
 
 
 def whisper_dims(name: str) -> dict[str, int]:
@@ -101,10 +122,21 @@ class RandomPhi3:
         torch.manual_seed(0)
         with torch.device(self.device):
             self._model: Any = Phi3ForCausalLM(config).to(getattr(torch, self.dtype)).eval()
+        self._prompt_cache = PromptCache()
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
-        """The fixed prompt length."""
-        return PROMPT_TOKENS
+        """Prompt tokens by `stand_in_tokens`."""
+        return len(stand_in_tokens(messages)[0])
+
+    def forget_cache(self) -> None:
+        """Drop the kept attention cache: the next reply processes its whole prompt."""
+        with self._prompt_cache.lock:
+            self._prompt_cache.drop()
+
+    @property
+    def cached_prompt_tokens(self) -> int:
+        """Prompt tokens the last reply took from the kept attention cache."""
+        return self._prompt_cache.reused_tokens
 
     def stream(
         self, messages: Sequence[Message], options: GenerationOptions, cancel: threading.Event
@@ -137,21 +169,36 @@ class RandomPhi3:
                     self.sent += 1
                 pieces.put(None)
 
-        prompt = torch.randint(0, 32000, (1, PROMPT_TOKENS), device=self.device)
-        worker = threading.Thread(
-            target=lambda: self._model.generate(
-                prompt,
-                attention_mask=torch.ones_like(prompt),
-                max_new_tokens=total,
-                min_new_tokens=total,
-                do_sample=False,
-                streamer=Pacer(),
-                pad_token_id=0,
-            ),
-            daemon=True,
-        )
+        ids, history = stand_in_tokens(messages)
+        prompt = torch.tensor([ids], device=self.device)
+        cache = self._prompt_cache
+
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            with cache.lock:
+                try:
+                    out = self._model.generate(
+                        prompt,
+                        attention_mask=torch.ones_like(prompt),
+                        max_new_tokens=total,
+                        min_new_tokens=total,
+                        do_sample=False,
+                        streamer=Pacer(),
+                        pad_token_id=0,
+                        **cache.prepare(ids, history),
+                    )
+                    cache.keep(out[0].tolist())
+                except BaseException as e:
+                    cache.drop()
+                    failure.append(e)
+                    pieces.put(None)
+
+        worker = threading.Thread(target=generate, daemon=True)
         worker.start()
         while (piece := pieces.get()) is not None:
             if not cancel.is_set():
                 yield piece
         worker.join()
+        if failure:
+            raise ModelError(f"generation failed: {failure[0]}") from failure[0]

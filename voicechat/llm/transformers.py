@@ -2,7 +2,8 @@
 
 The model is loaded with `trust_remote_code=False` (the Hub's Phi-3 remote code breaks on
 current transformers; the built-in Phi3 class is the same model) and SDPA attention.
-Generation runs in a worker thread and streams text through `TextIteratorStreamer`.
+Generation runs in a worker thread and streams text through `TextIteratorStreamer`; the
+attention cache is kept between turns (`PromptCache`), so only the new message is processed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from voicechat.config import LlmConfig
 from voicechat.errors import DeviceError, EngineUnavailable, ModelError
 from voicechat.hub import hub_reachable
 from voicechat.llm.base import GenerationOptions
+from voicechat.llm.prompt_cache import PromptCache
 from voicechat.types import Message
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,12 @@ class TransformersChatModel:
         self.context_window = min(
             int(getattr(self._model.config, "max_position_embeddings", PHI3_CONTEXT)), PHI3_CONTEXT
         )
+        self._prompt_cache: PromptCache | None = PromptCache()
         if config.compile:
             # A fixed-size cache keeps tensor shapes constant, so the compiled graph is reused
-            # for every token instead of being recompiled as the cache grows.
+            # for every token instead of being recompiled as the cache grows. It is made
+            # afresh for each reply.
+            self._prompt_cache = None
             self._model.generation_config.cache_implementation = "static"
             self._model.forward = torch.compile(self._model.forward, mode="reduce-overhead")
         vocab = self._tokenizer.get_vocab()
@@ -85,6 +90,30 @@ class TransformersChatModel:
         """Prompt tokens for `messages`, through the model's own chat template."""
         return int(self._prompt_ids(messages)["input_ids"].shape[1])
 
+    def forget_cache(self) -> None:
+        """Drop the kept attention cache: the next reply processes its whole prompt."""
+        if self._prompt_cache is not None:
+            with self._prompt_cache.lock:
+                self._prompt_cache.drop()
+
+    @property
+    def cached_prompt_tokens(self) -> int:
+        """Prompt tokens the last reply took from the kept attention cache."""
+        return self._prompt_cache.reused_tokens if self._prompt_cache is not None else 0
+
+    def _history_tokens(self, messages: Sequence[Message]) -> int:
+        """Tokens of the conversation before the last message; 0 where the template cannot
+        render it alone."""
+        if len(messages) < 2:
+            return 0
+        try:
+            rendered = self._tokenizer.apply_chat_template(
+                [m.as_dict() for m in messages[:-1]], add_generation_prompt=False, return_dict=True
+            )
+        except Exception:  # some templates insist on a user message last
+            return 0
+        return len(rendered["input_ids"])
+
     def stream(
         self, messages: Sequence[Message], options: GenerationOptions, cancel: threading.Event
     ) -> Iterator[str]:
@@ -107,18 +136,35 @@ class TransformersChatModel:
             else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         )
         failure: list[BaseException] = []
+        cache = self._prompt_cache
+        history = self._history_tokens(messages) if cache is not None else 0
+
+        def run(reuse: dict[str, Any]) -> Any:
+            return self._model.generate(
+                **inputs,
+                **reuse,
+                streamer=streamer,
+                max_new_tokens=options.max_new_tokens,
+                eos_token_id=self._stop_ids,
+                pad_token_id=self._tokenizer.pad_token_id or self._stop_ids[0],
+                stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                **sampling,
+            )
 
         def generate() -> None:
             try:
-                self._model.generate(
-                    **inputs,
-                    streamer=streamer,
-                    max_new_tokens=options.max_new_tokens,
-                    eos_token_id=self._stop_ids,
-                    pad_token_id=self._tokenizer.pad_token_id or self._stop_ids[0],
-                    stopping_criteria=StoppingCriteriaList([_Cancelled()]),
-                    **sampling,
-                )
+                if cache is None:
+                    run({})
+                    return
+                with cache.lock:
+                    prompt = inputs["input_ids"][0].tolist()
+                    reuse = cache.prepare(prompt, history)
+                    log.debug("prompt: %d tokens, %d cached", len(prompt), cache.reused_tokens)
+                    try:
+                        cache.keep(run(reuse)[0].tolist())
+                    except BaseException:
+                        cache.drop()
+                        raise
             except BaseException as e:
                 failure.append(e)
                 streamer.end()

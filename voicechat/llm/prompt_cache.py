@@ -1,0 +1,79 @@
+"""Keeping a conversation's attention cache between turns (transformers engine).
+
+Each turn's prompt is the previous turn's prompt and reply with one new message after them.
+Before the first token the model must process every prompt token it has no cached keys and
+values for; on a CPU that is most of the time to first token (Phi-3-mini: about 0.1 s per
+token on 2 cores), and it grows with every turn. Keeping the cache of the last generation and
+cutting it back to the part the new prompt shares with it leaves only the new message to run.
+
+The new message itself is never taken from the cache, so asking the same question twice costs
+the same both times (and a benchmark that repeats one question measures a real turn).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def cache_argument() -> str:
+    """The name `generate()` takes the cache under: `cache` in transformers 5, where
+    `past_key_values` still works but is deprecated; `past_key_values` before."""
+    from transformers.utils import generic
+
+    return "cache" if hasattr(generic, "_rename_kwargs_for_bc") else "past_key_values"
+
+
+class PromptCache:
+    """The keys and values of the tokens of the last generation, for the next one.
+
+    Hold `lock` from `prepare` until `keep` (or `drop`): the cache is changed in place.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reused_tokens = 0
+        """Prompt tokens the last `prepare` took from the cache."""
+        self._cache: Any = None
+        self._tokens: list[int] = []
+        self._argument = cache_argument()
+
+    def prepare(self, prompt: Sequence[int], history_tokens: int) -> dict[str, Any]:
+        """`generate()` keyword arguments that reuse what `prompt` shares with the cache.
+
+        history_tokens: how many leading tokens of `prompt` are the conversation before the
+        new message; only those are taken from the cache. The model always runs over at
+        least one prompt token.
+        """
+        from transformers import DynamicCache
+
+        reuse = min(
+            common_prefix(self._tokens, prompt), history_tokens, len(prompt) - 1, len(self._tokens)
+        )
+        if self._cache is None or reuse <= 0:
+            self._cache, self._tokens, self.reused_tokens = DynamicCache(), [], 0
+        else:
+            self._cache.crop(reuse - self._cache.get_seq_length())  # negative: tokens to remove
+            self._tokens = self._tokens[:reuse]
+            self.reused_tokens = reuse
+        return {self._argument: self._cache}
+
+    def keep(self, sequence: Sequence[int]) -> None:
+        """After `generate()`: `sequence` is the prompt and what was generated. The cache
+        holds all of it but the last token, which the model never ran over."""
+        self._tokens = list(sequence[: self._cache.get_seq_length()])
+
+    def drop(self) -> None:
+        """Forget everything (after a failed generation the cache may be half written)."""
+        self._cache, self._tokens, self.reused_tokens = None, [], 0
