@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicechat.asr.base import DecodeOptions, Transcriber
-from voicechat.asr.longform import LongFormTranscription
+from voicechat.asr.base import Transcriber, take_options
+from voicechat.asr.longform import transcribe_take
 from voicechat.audio.playback import TimedSink
 from voicechat.audio.takes import PAUSE_MS
 from voicechat.audio.vad import StreamingVad, VoiceActivityDetector
@@ -128,13 +128,12 @@ class Bench:
         self.file_vad = VoiceActivityDetector()
         self.eos_ms = eos_ms
         self.transcript_override: str | None = None
-        self.asr_options = DecodeOptions(beam_size=1, temperatures=(0.0,))
-        """Greedy, never re-decoded: how `talk` transcribes a take."""
+        self.asr_options = take_options()
+        """How `talk` transcribes a take."""
 
     def _transcribe(self) -> tuple[str, float]:
         start = time.perf_counter()
-        run = LongFormTranscription(self.transcriber, self.file_vad, self.asr_options)
-        text = " ".join(s.text for s in run.segments([self.question.samples])).strip()
+        text = transcribe_take(self.transcriber, self.file_vad, self.question, self.asr_options)
         return self.transcript_override or text, (time.perf_counter() - start) * 1000
 
     def streaming_turn(self) -> TurnFigures:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voicechat.asr.base import DecodeOptions, Transcriber
+from voicechat.asr.base import Transcriber, take_options
 from voicechat.audio.vad import VoiceActivityDetector
 from voicechat.config import Config
 from voicechat.llm.base import ChatModel, GenerationOptions
@@ -36,9 +36,7 @@ def _warm_transcriber(transcriber: Transcriber) -> None:
     import numpy as np
 
     noise = np.random.default_rng(0).normal(0, 0.01, WHISPER_SAMPLE_RATE).astype(np.float32)
-    transcriber.transcribe(
-        AudioClip(noise, WHISPER_SAMPLE_RATE), DecodeOptions(beam_size=1, temperatures=(0.0,))
-    )
+    transcriber.transcribe(AudioClip(noise, WHISPER_SAMPLE_RATE), take_options())
 
 
 def _warm_chat(chat: ChatModel) -> None:

@@ -19,8 +19,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from voicechat.asr.base import DecodeOptions, Transcriber
-from voicechat.asr.longform import LongFormTranscription
+from voicechat.asr.base import Transcriber, take_options
+from voicechat.asr.longform import transcribe_take
 from voicechat.assistant import Assistant
 from voicechat.audio.devices import MicrophoneUnavailable
 from voicechat.audio.takes import Take, TakeRecorder
@@ -326,12 +326,9 @@ class TalkLoop:
 
     def _transcribe(self, clip: AudioClip) -> str:
         asr = self.config.asr
-        options = DecodeOptions(
-            language=asr.language or None, task=asr.task, beam_size=1, temperatures=(0.0,)
-        )
-        run = LongFormTranscription(self.transcriber, self.file_vad, options)
+        options = take_options(asr.language or None, asr.task)
         with self._asr_lock:
-            return " ".join(s.text for s in run.segments([clip.samples])).strip()
+            return transcribe_take(self.transcriber, self.file_vad, clip, options)
 
     def _turn_finished(self, job: concurrent.futures.Future[TurnOutcome]) -> None:
         self._turn = None

@@ -22,6 +22,8 @@ class DecodeOptions:
     beam_size: beams at temperature 0.
     temperatures: the fallback ladder; (0.0,) never re-decodes (fastest for short takes).
     max_tokens: tokens decoded per 30 s window at most; None = the model's limit (224).
+    timestamps: decode segment times; without them each clip is one segment and there are
+        fewer tokens to decode.
     """
 
     language: str | None = None
@@ -29,6 +31,15 @@ class DecodeOptions:
     beam_size: int = 5
     temperatures: tuple[float, ...] = FALLBACK_TEMPERATURES
     max_tokens: int | None = None
+    timestamps: bool = True
+
+
+def take_options(language: str | None = None, task: str = "transcribe") -> DecodeOptions:
+    """How a spoken take is decoded, where the wait is felt: greedy, never re-decoded at a
+    higher temperature, and text only (a take needs no times)."""
+    return DecodeOptions(
+        language=language, task=task, beam_size=1, temperatures=(0.0,), timestamps=False
+    )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class FasterWhisperTranscriber:
             best_of=options.beam_size,
             temperature=list(options.temperatures),
             condition_on_previous_text=False,
+            without_timestamps=not options.timestamps,
             no_speech_threshold=NO_SPEECH_THRESHOLD,
             log_prob_threshold=LOGPROB_THRESHOLD,
             vad_filter=False,

@@ -42,6 +42,14 @@ def group_spans(spans: list[SpeechSpan], max_samples: int) -> list[SpeechSpan]:
     return clips
 
 
+def transcribe_take(
+    transcriber: Transcriber, vad: VoiceActivityDetector, clip: AudioClip, options: DecodeOptions
+) -> str:
+    """The text of a short recording (a spoken take), its speech only, as one line."""
+    run = LongFormTranscription(transcriber, vad, options)
+    return " ".join(s.text for s in run.segments([clip.samples])).strip()
+
+
 class LongFormTranscription:
     """Segments of a whole recording, in order, with times from the start of the recording.
 

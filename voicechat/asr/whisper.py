@@ -43,6 +43,7 @@ class WhisperTranscriber:
             beam_size=options.beam_size,
             best_of=options.beam_size,
             condition_on_previous_text=False,
+            without_timestamps=not options.timestamps,
             no_speech_threshold=NO_SPEECH_THRESHOLD,
             logprob_threshold=LOGPROB_THRESHOLD,
             verbose=None,
