@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.support.paced_model import PacedChatModel
 from tests.support.pulse import record_speaker
 from tests.support.speech import normalise
 from voicechat.audio.playback import Speaker
@@ -25,36 +25,9 @@ from voicechat.types import Message
 pytestmark = pytest.mark.slow
 
 REPLY = (
-    "The weather today is sunny and warm. Please remember to buy milk and bread. "
-    "Turn off the lights in the kitchen."
+    "The weather today is sunny and warm, so go for a walk. Please remember to buy milk and "
+    "bread. Turn off the lights in the kitchen."
 )
-
-
-class PacedChatModel:
-    """Writes a fixed reply word by word, `delay_s` apart, like a slow model on a CPU."""
-
-    engine = "paced"
-    model_name = "paced"
-    device = "cpu"
-    context_window = 4096
-
-    def __init__(self, text: str, delay_s: float) -> None:
-        self.text = text
-        self.delay_s = delay_s
-        self.finished_at: float | None = None
-
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        return sum(len(m.content.split()) for m in messages)
-
-    def stream(
-        self, messages: Sequence[Message], options: GenerationOptions, cancel: threading.Event
-    ) -> Iterator[str]:
-        for i, word in enumerate(self.text.split(" ")):
-            if cancel.is_set():
-                return
-            time.sleep(self.delay_s)
-            yield word if i == 0 else " " + word
-        self.finished_at = time.monotonic()
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +53,8 @@ def test_first_sentence_plays_while_the_model_is_still_writing(
     written_ms = (model.finished_at - start) * 1000
     assert reply.timings.first_audio_ms is not None
     assert reply.timings.first_audio_ms < written_ms, "speech began before the reply was written"
+    first_sentence_written_ms = (model.written_at[10] - start) * 1000  # "walk."
+    assert reply.timings.first_audio_ms < first_sentence_written_ms, "the first clause led"
     assert reply.text == REPLY
     assert "".join(pieces) == REPLY
     heard = run_cli("transcribe", str(recording), "-e", "faster-whisper", "-m", str(tiny_en_ct2))

@@ -87,3 +87,41 @@ def test_a_very_long_run_is_cut_at_a_comma() -> None:
 )
 def test_speakable(raw: str, spoken: str) -> None:
     assert speakable(raw) == spoken
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "The capital of France is Paris, a city known for its art. It is lovely, and big.",
+            [
+                "The capital of France is Paris,",
+                "a city known for its art.",
+                "It is lovely, and big.",
+            ],
+        ),
+        ("Sure, the capital is Paris. Yes, it is.", ["Sure, the capital is Paris.", "Yes, it is."]),
+        (
+            "Paris is the capital — and the largest city.",
+            ["Paris is the capital —", "and the largest city."],
+        ),
+        ("**Paris** is the capital; I am sure.", ["Paris is the capital;", "I am sure."]),
+        ("It costs 3,500 euros in total, roughly.", ["It costs 3,500 euros in total,", "roughly."]),
+    ],
+)  # fmt: skip
+def test_the_first_clause_is_spoken_before_its_sentence_ends(
+    text: str, expected: list[str], chunk: int
+) -> None:
+    """Only the reply's first piece may end at a clause; later ones end at sentences."""
+    splitter = SentenceSplitter(first_clause_words=4)
+    out: list[str] = []
+    for i in range(0, len(text), chunk):
+        out += splitter.feed(text[i : i + chunk])
+    assert out + splitter.flush() == expected
+
+
+def test_the_first_clause_is_released_when_its_mark_is_followed_by_a_space() -> None:
+    splitter = SentenceSplitter(first_clause_words=4)
+    assert splitter.feed("The capital of France is Paris,") == []
+    assert splitter.feed(" a") == ["The capital of France is Paris,"]

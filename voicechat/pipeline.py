@@ -4,8 +4,9 @@
     tts worker       synthesize(sentence) <────────────────────────────────────┘ ──clips──┐
     playback worker  speaker.play(clip), in order <────────────────────────────────────────┘
 
-The first sentence is spoken while the model is still writing the rest, and the next sentence
-is synthesised while the current one plays. Cancelling (Ctrl-C, barge-in) stops generation and
+The first sentence (its first clause, when it has one of at least FIRST_CLAUSE_WORDS words)
+is spoken while the model is still writing the rest, and the next sentence is synthesised
+while the current one plays. Cancelling (Ctrl-C, barge-in) stops generation and
 playback at once; what was written so far is returned, marked interrupted.
 """
 
@@ -27,6 +28,10 @@ from voicechat.types import AudioClip, Message
 log = logging.getLogger(__name__)
 
 _DONE = None
+
+FIRST_CLAUSE_WORDS = 4
+"""A reply's first piece goes to the voice at a comma, semicolon, colon or dash after this
+many words, rather than waiting for the end of its sentence."""
 
 
 @dataclass
@@ -79,6 +84,7 @@ class SpokenReply:
     """Runs one reply through the model, and through the voice when one is given.
 
     synthesizer, speaker: None for a silent reply. keep_audio: collect the clips (--save-audio).
+    first_clause_words: see FIRST_CLAUSE_WORDS; 0 speaks whole sentences only.
     """
 
     def __init__(
@@ -88,7 +94,9 @@ class SpokenReply:
         speaker: AudioSink | None,
         listener: ReplyListener,
         keep_audio: bool = False,
+        first_clause_words: int = FIRST_CLAUSE_WORDS,
     ) -> None:
+        self.first_clause_words = first_clause_words
         self.model = model
         self.synthesizer = synthesizer
         self.speaker = speaker
@@ -143,7 +151,7 @@ class SpokenReply:
         start: float,
     ) -> None:
         """Collect the model's pieces, show them, and queue each sentence once complete."""
-        splitter = SentenceSplitter()
+        splitter = SentenceSplitter(first_clause_words=self.first_clause_words)
 
         def hand_over(done: list[str]) -> None:
             if done and timings.first_sentence_ms is None:

@@ -53,6 +53,7 @@ ABBREVIATIONS = frozenset(
 )
 
 _CANDIDATE = re.compile(r"(\.\.\.|…|[.!?]+)([\"'”’)\]]*)(?=\s)|\n")
+_CLAUSE_END = re.compile(r"[,;:](?=\s)|\s[—–](?=\s)")
 _FENCE = "```"
 
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -98,12 +99,17 @@ class SentenceSplitter:
 
     max_chars: a run longer than this with no sentence end is cut at its last comma,
     semicolon or colon, so speech never waits for a very long sentence.
+    first_clause_words: the first piece of a reply ends at the first comma, semicolon, colon
+        or dash that follows at least this many words, so the voice can start before the
+        first sentence is complete (0: whole sentences only).
     """
 
-    def __init__(self, max_chars: int = 250) -> None:
+    def __init__(self, max_chars: int = 250, first_clause_words: int = 0) -> None:
         self.max_chars = max_chars
+        self.first_clause_words = first_clause_words
         self._buffer = ""
         self._in_code = False
+        self._emitted = False
 
     def feed(self, text: str) -> list[str]:
         """Add a piece of the reply; return the sentences it completed."""
@@ -147,8 +153,10 @@ class SentenceSplitter:
             end = match.end()
             if match.group(0) != "\n" and not self._ends_sentence(text, match, final):
                 continue
+            start = self._first_clause(text, start, match.start(), out)
             self._emit(text[start:end], out)
             start = end
+        start = self._first_clause(text, start, len(text), out)
         rest = text[start:]
         if final:
             self._emit(rest, out)
@@ -160,6 +168,19 @@ class SentenceSplitter:
             self._emit(rest[: cut + 1], out)
             rest = rest[cut + 2 :]
         return out, rest
+
+    def _first_clause(self, text: str, start: int, end: int, out: list[str]) -> int:
+        """Emit the reply's first clause if it ends in text[start:end]; return the new start."""
+        if self._emitted or not self.first_clause_words:
+            return start
+        for match in _CLAUSE_END.finditer(text, start, end):
+            clause = speakable(text[start : match.start()])
+            if len(clause.split()) >= self.first_clause_words:
+                mark = match.group().strip()  # kept: a voice pauses at it
+                out.append(clause + (" " + mark if mark in "—–" else mark))
+                self._emitted = True
+                return match.end()
+        return start
 
     @staticmethod
     def _ends_sentence(text: str, match: re.Match[str], final: bool) -> bool:
@@ -179,8 +200,8 @@ class SentenceSplitter:
         line_start = before.rfind("\n") + 1
         return not (word.isdigit() and before[line_start:].strip() == word)
 
-    @staticmethod
-    def _emit(raw: str, out: list[str]) -> None:
+    def _emit(self, raw: str, out: list[str]) -> None:
         sentence = speakable(raw.strip())
         if sentence:
             out.append(sentence)
+            self._emitted = True
