@@ -140,3 +140,8 @@ def test_a_process_killed_mid_write_never_leaves_a_broken_file(tmp_path: Path) -
     assert count > 0
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(leftovers) <= 25  # a killed writer may leave its temporary file, never a bad session
+    (tmp_path / ".other.json.x.tmp").write_text("another session's")
+    with store.lock("busy"):  # the next writer clears what dead ones left
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == [".other.json.x.tmp"]
+    assert store.load("busy").messages

@@ -187,7 +187,11 @@ class SessionStore:
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
-        """Hold session `name` for one turn; another process holding it raises SessionBusy."""
+        """Hold session `name` for one turn; another process holding it raises SessionBusy.
+
+        Taking the lock also clears the temporary files of writers that died mid-save: every
+        writer of a session holds its lock, so no live one can own them.
+        """
         from filelock import FileLock, Timeout
 
         self.directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
@@ -200,6 +204,8 @@ class SessionStore:
                 "wait for its turn to end or use another --session"
             ) from None
         try:
+            for leftover in self.directory.glob(f".{name}.json.*.tmp"):
+                leftover.unlink(missing_ok=True)
             yield
         finally:
             lock.release()
