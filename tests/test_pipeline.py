@@ -16,9 +16,12 @@ import pytest
 from tests.support.paced_model import PacedChatModel
 from tests.support.pulse import record_speaker
 from tests.support.speech import normalise
-from voicechat.audio.playback import Speaker
+from voicechat.assistant import Assistant
+from voicechat.audio.playback import Speaker, TimedSink
+from voicechat.config import LlmConfig
 from voicechat.llm.base import GenerationOptions
-from voicechat.pipeline import ReplyListener, SpokenReply
+from voicechat.pipeline import Hold, Reply, ReplyListener, SpokenReply
+from voicechat.session import Session, SessionStore
 from voicechat.tts.piper import PiperSynthesizer
 from voicechat.types import Message
 
@@ -85,3 +88,63 @@ def test_without_a_voice_the_reply_is_only_written() -> None:
     assert reply.text == REPLY
     assert reply.timings.first_audio_ms is None
     assert reply.tts_engine is None
+
+
+def _held_turn(
+    piper: PiperSynthesizer, tmp_path: Path, delay_s: float
+) -> tuple[PacedChatModel, TimedSink, list[str], Hold, threading.Thread, list[Reply]]:
+    """An assistant turn started under a hold in a worker thread, as `talk` does at a pause."""
+    model = PacedChatModel(REPLY, delay_s=delay_s)
+    sink = TimedSink()
+    shown: list[str] = []
+    store = SessionStore(tmp_path)
+    assistant = Assistant(
+        LlmConfig(), model, piper, sink, store, Session("held"), ReplyListener(on_text=shown.append)
+    )
+    hold = Hold()
+    replies: list[Reply] = []
+    worker = threading.Thread(
+        target=lambda: replies.append(assistant.reply_to("weather?", hold=hold))
+    )
+    worker.start()
+    return model, sink, shown, hold, worker, replies
+
+
+def test_a_held_reply_is_written_and_voiced_unseen_then_plays_on_release(
+    piper: PiperSynthesizer, tmp_path: Path
+) -> None:
+    model, sink, shown, hold, worker, replies = _held_turn(piper, tmp_path, 0.0)
+    deadline = time.monotonic() + 30
+    while model.finished_at is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert model.finished_at is not None, "the reply was written while held"
+    time.sleep(0.5)  # the first sentence's synthesis, which may also run while held
+    assert shown == [] and sink.played == [], "nothing shown or played while held"
+    assert not SessionStore(tmp_path).exists("held"), "nothing saved while held"
+    hold.release()
+    worker.join(timeout=60)
+    (reply,) = replies
+    assert not reply.abandoned and reply.text == REPLY and "".join(shown) == REPLY
+    t = reply.timings
+    assert t.released_ms is not None and t.first_clip_ms is not None
+    assert t.first_clip_ms < t.released_ms, "the first sentence was voiced before the release"
+    assert len(sink.played) == 4  # the first clause, the rest of its sentence, two sentences
+    saved = SessionStore(tmp_path).load("held").messages
+    assert [(m["role"], m["content"]) for m in saved] == [
+        ("user", "weather?"),
+        ("assistant", REPLY),
+    ]
+
+
+def test_an_abandoned_reply_stops_and_leaves_nothing_behind(
+    piper: PiperSynthesizer, tmp_path: Path
+) -> None:
+    model, sink, shown, hold, worker, replies = _held_turn(piper, tmp_path, 0.1)
+    time.sleep(0.5)
+    hold.abandon()
+    worker.join(timeout=30)
+    (reply,) = replies
+    assert reply.abandoned and reply.interrupted
+    assert model.finished_at is None, "writing stopped"
+    assert shown == [] and sink.played == []
+    assert not SessionStore(tmp_path).exists("held")

@@ -31,6 +31,7 @@ pytestmark = [
 ]
 
 FRANCE = "What is the capital of France?"
+MILK = "Please remember to buy milk and bread."
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,11 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("voices")
     noise = np.random.default_rng(3).normal(0, 0.05, 16000 * 2).astype(np.float32)
     sf.write(str(folder / "noise.wav"), noise, 16000)
-    return {"france": speak(FRANCE, folder / "france.wav"), "noise": folder / "noise.wav"}
+    return {
+        "france": speak(FRANCE, folder / "france.wav"),
+        "milk": speak(MILK, folder / "milk.wav"),
+        "noise": folder / "noise.wav",
+    }
 
 
 def _config(tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path, silence_ms: int) -> Path:
@@ -196,6 +201,45 @@ def test_silence_ends_a_take_and_empty_or_discarded_takes_send_nothing(
     t.keys("C-c")
     _assert_restored(t)
     assert _messages(isolated_home, "s")[5]["interrupted"] is True
+
+
+def test_a_reply_started_in_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    voices: dict[str, Path],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    """The reply is started while a pause is timed; it counts only if the take ends there."""
+    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=3000)
+    t = _start(terminal, ["--config", str(config), "talk", "--session", "p"], pulse, tmp_path)
+    t.keys("Space")
+    t.wait_for("listening")
+    time.sleep(0.5)
+    play_into_microphone(voices["milk"], pulse).wait()
+    time.sleep(2.0)  # transcribed and replied to, unseen, while the pause is timed
+    assert "you:" not in t.screen() and "assistant:" not in t.screen()
+    play_into_microphone(voices["france"], pulse).wait()  # the speaker goes on
+    t.wait_for("speech-to-text", timeout=60)
+    screen = t.screen()
+    assert screen.count("you:") == 1 and screen.count("assistant:") == 1
+    said, reply = _messages(isolated_home, "p")
+    assert said["role"] == "user" and reply["role"] == "assistant"
+    assert "milk" in said["content"].lower() and "france" in said["content"].lower()
+
+    # A take that ends at its pause gets the reply that was started there.
+    t.keys("Space")
+    t.wait_for("listening")
+    time.sleep(0.5)
+    play_into_microphone(voices["france"], pulse).wait()
+    t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)
+    t.wait_for("speech-to-text", after=1)
+    messages = _messages(isolated_home, "p")
+    assert [m["content"] for m in messages[2:]] == [FRANCE, ANSWERS[FRANCE]]
+    t.keys("C-d")
+    _assert_restored(t)
 
 
 def test_hands_free_listens_by_itself_and_never_hears_its_own_reply(

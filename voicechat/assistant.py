@@ -11,7 +11,7 @@ from voicechat.errors import VoicechatError
 from voicechat.llm.base import ChatModel
 from voicechat.llm.context import fit_history
 from voicechat.llm.loader import generation_options
-from voicechat.pipeline import Reply, ReplyListener, SpokenReply
+from voicechat.pipeline import Hold, Reply, ReplyListener, SpokenReply
 from voicechat.session import Session, SessionStore
 from voicechat.tts.base import Synthesizer
 from voicechat.types import Message
@@ -47,10 +47,13 @@ class Assistant:
             "tts": tts_engine,
         }
 
-    def reply_to(self, text: str, keep_audio: bool = False) -> Reply:
+    def reply_to(self, text: str, keep_audio: bool = False, hold: Hold | None = None) -> Reply:
         """One turn: the question is saved before the model starts and the reply after it ends.
 
         An interrupted reply is saved as far as it got; a failed one is saved with its error.
+        hold: the reply starts before it is known to be wanted; the question is saved when
+        the hold is released, and an abandoned (or, before release, failed) reply leaves the
+        session untouched.
         """
         messages = fit_history(
             self.llm.system_prompt,
@@ -59,21 +62,32 @@ class Assistant:
             self.model.count_tokens,
             self.model.context_window - self.llm.max_new_tokens,
         )
-        self.session.add("user", text)
-        self.store.save(self.session)
+
+        def save_question() -> None:
+            self.session.add("user", text)
+            self.store.save(self.session)
+
+        if hold is None:
+            save_question()
+        else:
+            hold.on_release(save_question)
         voice = None if self.muted else self.synthesizer
         pipeline = SpokenReply(
             self.model, voice, self.speaker if voice else None, self.listener, keep_audio=keep_audio
         )
         self._current = pipeline
         try:
-            reply = pipeline.run(messages, generation_options(self.llm))
+            reply = pipeline.run(messages, generation_options(self.llm), hold)
         except VoicechatError as e:
-            self.session.add("assistant", "", error=str(e), engines=self.engines(None))
-            self.store.save(self.session)
+            if hold is None or hold.released:
+                self.session.add("assistant", "", error=str(e), engines=self.engines(None))
+                self.store.save(self.session)
             raise
         finally:
-            self._current = None
+            if self._current is pipeline:
+                self._current = None
+        if reply.abandoned:
+            return reply
         self.session.add(
             "assistant",
             reply.text,

@@ -1,8 +1,9 @@
 """Measuring a voice turn stage by stage, streaming against the sequential way, in one run.
 
 A turn starts when the speaker stops talking. Streaming (what voicechat does): the take is
-transcribed while the end of speech is still being confirmed, the reply streams into
-sentences and the first sentence is spoken while the rest is written. Sequential (what the
+transcribed, and the reply started, while the end of speech is still being confirmed; the
+reply streams into sentences and the first sentence is spoken (once the end of speech is
+confirmed) while the rest is written. Sequential (what the
 original demo did): the end of speech is confirmed, then the take transcribed, the whole reply
 generated, synthesised as one piece, and played. Both run on the same
 models, input and machine, so their ratio is a fair measure of the streaming gain.
@@ -144,13 +145,15 @@ class Bench:
             self.messages_for(text), self.options
         )
         t = reply.timings
-        # As in `talk`: transcription starts once the speaker has paused for PAUSE_MS, while
-        # the detector waits out the rest of audio.silence_ms.
-        offset = max(self.eos_ms, PAUSE_MS + asr_ms)
+        # As in `talk`: once the speaker has paused for PAUSE_MS the take is transcribed and
+        # the reply started, held, while the detector waits out the rest of audio.silence_ms;
+        # nothing plays before that wait is over.
+        offset = PAUSE_MS + asr_ms
         first_token = t.first_token_ms or 0.0
         last_token = t.last_token_ms or first_token
         tokens = self.token_count(reply.text)
         first_audio = t.first_audio_ms if t.first_audio_ms is not None else t.total_ms
+        held = max(0.0, self.eos_ms - (offset + first_audio))  # playback waits this long
         values = {
             "end_of_speech_ms": self.eos_ms,
             "asr_ms": asr_ms,
@@ -159,8 +162,8 @@ class Bench:
             "tokens_per_s": (tokens - 1) / max(1e-3, (last_token - first_token) / 1000),
             "first_sentence_ms": t.first_sentence_ms or 0.0,
             "tts_first_audio_ms": (t.first_clip_ms or 0.0) - (t.first_synth_start_ms or 0.0),
-            "first_audio_ms": offset + first_audio,
-            "turn_ms": offset + t.total_ms,
+            "first_audio_ms": offset + first_audio + held,
+            "turn_ms": offset + t.total_ms + held,
             "overhead_ms": ((t.first_synth_start_ms or 0.0) - (t.first_sentence_ms or 0.0))
             + (first_audio - (t.first_clip_ms or first_audio)),
         }
@@ -173,7 +176,7 @@ class Bench:
                 offset + (t.first_synth_start_ms or 0),
                 offset + (t.first_clip_ms or 0),
             ),
-            Span("playback", offset + first_audio, offset + t.total_ms),
+            Span("playback", offset + first_audio + held, offset + t.total_ms + held),
         ]
         return TurnFigures(values, timeline, reply.text)
 

@@ -8,6 +8,10 @@ The first sentence (its first clause, when it has one of at least FIRST_CLAUSE_W
 is spoken while the model is still writing the rest, and the next sentence is synthesised
 while the current one plays. Cancelling (Ctrl-C, barge-in) stops generation and
 playback at once; what was written so far is returned, marked interrupted.
+
+A reply may start before it is known to be wanted (while the speaker's pause is still being
+timed): under a `Hold` it is written and its first sentence synthesised, but nothing is shown
+or played until the hold is released, and abandoning the hold cancels it.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class ReplyTimings:
     first_clip_ms: float | None = None
     first_audio_ms: float | None = None
     last_token_ms: float | None = None
+    released_ms: float | None = None
+    """When a held reply was released; None for a reply that was never held."""
     total_ms: float = 0.0
 
     def as_dict(self) -> dict[str, float | None]:
@@ -57,6 +63,7 @@ class Reply:
 
     tts_engine: the engine that spoke the last sentence (after any fallback), or None.
     audio: the clips spoken, in order (kept only when asked for).
+    abandoned: held and never released: nothing of it was shown or played.
     """
 
     text: str
@@ -64,13 +71,76 @@ class Reply:
     timings: ReplyTimings
     tts_engine: str | None = None
     audio: list[AudioClip] = field(default_factory=list)
+    abandoned: bool = False
+
+
+class Hold:
+    """Keeps a reply started early unseen and unheard until `release()`; `abandon()` drops it.
+
+    Callbacks given to `on_release` and `on_abandon` run once, in the thread that decides
+    (or at once, in the caller's thread, when it is already decided).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: bool | None = None  # True: released, False: abandoned
+        self._decided = threading.Event()
+        self._callbacks: dict[bool, list[Callable[[], None]]] = {True: [], False: []}
+
+    @property
+    def released(self) -> bool:
+        """Released (a reply that may be shown, played and kept)."""
+        return self._state is True
+
+    def on_release(self, callback: Callable[[], None]) -> None:
+        """Run `callback` when the hold is released."""
+        self._register(True, callback)
+
+    def on_abandon(self, callback: Callable[[], None]) -> None:
+        """Run `callback` when the hold is abandoned."""
+        self._register(False, callback)
+
+    def release(self) -> None:
+        """The reply is wanted: let it be shown and played (no-op once decided)."""
+        self._decide(True)
+
+    def abandon(self) -> None:
+        """The reply is not wanted (no-op once decided)."""
+        self._decide(False)
+
+    def wait(self) -> bool:
+        """Block until decided; True when released."""
+        self._decided.wait()
+        return self._state is True
+
+    def _register(self, state: bool, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if self._state is None:
+                self._callbacks[state].append(callback)
+                return
+            run = self._state is state
+        if run:
+            callback()
+
+    def _decide(self, state: bool) -> None:
+        with self._lock:
+            if self._state is not None:
+                return
+            self._state = state
+            callbacks = self._callbacks[state]
+            self._callbacks = {True: [], False: []}
+        for callback in callbacks:
+            callback()
+        self._decided.set()
 
 
 @dataclass
 class ReplyListener:
     """Callbacks from the pipeline to whoever shows it; each is called from one thread only.
 
-    on_text: each new piece of the reply (the thread that runs the reply).
+    on_text: each new piece of the reply (the thread that runs the reply; for a held reply,
+        the pieces written before its release come from the thread that releases it, and
+        never at the same time as later ones).
     on_notice: a one-line notice, e.g. a voice fallback (any worker thread).
     on_speaking: the first sound of the reply is about to play (playback thread).
     """
@@ -103,13 +173,31 @@ class SpokenReply:
         self.listener = listener
         self.keep_audio = keep_audio
         self.cancel = threading.Event()
+        self._hold: Hold | None = None
+        self._text_lock = threading.Lock()
+        self._held_text: list[str] | None = None  # pieces not yet shown, while held
 
-    def run(self, messages: Sequence[Message], options: GenerationOptions) -> Reply:
+    def run(
+        self, messages: Sequence[Message], options: GenerationOptions, hold: Hold | None = None
+    ) -> Reply:
         """Stream, speak and return the reply. Ctrl-C stops everything and returns the partial
-        reply marked interrupted; model errors are raised after speech has stopped."""
+        reply marked interrupted; model errors are raised after speech has stopped.
+
+        hold: nothing is shown or played until it is released; this returns only once it is
+        decided (an abandoned reply is cancelled and returned marked abandoned).
+        """
         start = time.monotonic()
         timings = ReplyTimings()
         reply = Reply(text="", interrupted=False, timings=timings)
+        if hold is not None:
+            self._hold, self._held_text = hold, []
+
+            def released() -> None:
+                timings.released_ms = (time.monotonic() - start) * 1000
+                self._show_held_text()
+
+            hold.on_release(released)
+            hold.on_abandon(self.interrupt)
         sentences: queue.Queue[str | None] = queue.Queue()
         clips: queue.Queue[AudioClip | None] = queue.Queue(maxsize=1)
         workers: list[threading.Thread] = []
@@ -130,14 +218,21 @@ class SpokenReply:
                 self._stream_text(
                     messages, options, pieces, sentences if speaking else None, timings, start
                 )
+            except BaseException:
+                if hold is not None and not hold.released:
+                    hold.abandon()  # an early reply that failed is never shown
+                raise
             finally:
                 sentences.put(_DONE)
+            if hold is not None:
+                hold.wait()
             self._wait(workers)
         except KeyboardInterrupt:
             self.interrupt()
             self._wait(workers)
         reply.text = "".join(pieces).strip()
         reply.interrupted = self.cancel.is_set()
+        reply.abandoned = hold is not None and not hold.released
         timings.total_ms = (time.monotonic() - start) * 1000
         return reply
 
@@ -164,13 +259,26 @@ class SpokenReply:
             if timings.first_token_ms is None:
                 timings.first_token_ms = (time.monotonic() - start) * 1000
             pieces.append(piece)
-            self.listener.on_text(piece)
+            self._show(piece)
             hand_over(splitter.feed(piece))
             if self.cancel.is_set():
                 return
         timings.last_token_ms = (time.monotonic() - start) * 1000
         if not self.cancel.is_set():
             hand_over(splitter.flush())
+
+    def _show(self, piece: str) -> None:
+        with self._text_lock:
+            if self._held_text is None:
+                self.listener.on_text(piece)
+            else:
+                self._held_text.append(piece)
+
+    def _show_held_text(self) -> None:
+        with self._text_lock:
+            for piece in self._held_text or []:
+                self.listener.on_text(piece)
+            self._held_text = None
 
     def interrupt(self) -> None:
         """Stop generation and playback now (safe from any thread)."""
@@ -221,6 +329,8 @@ class SpokenReply:
     def _play_all(self, clips: queue.Queue[AudioClip | None], reply: Reply, start: float) -> None:
         speaker = self.speaker
         while (clip := clips.get()) is not _DONE:
+            if self._hold is not None and not self._hold.wait():
+                continue  # abandoned
             if self.cancel.is_set():
                 continue
             if self.keep_audio:

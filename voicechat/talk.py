@@ -8,12 +8,18 @@
 
 The loop runs in the main thread and only reacts to keys and finished jobs; recording and each
 turn run in worker threads, so a key is always answered at once.
+
+When the speaker pauses, what they said is transcribed and the reply started while the pause is
+still being timed (`Speculation`): it is written and its first sentence synthesised under a
+`Hold`. If the take ends at that pause the hold is released and the reply plays at once; if
+the speaker goes on, it is abandoned unseen and unsaved.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -28,11 +34,13 @@ from voicechat.audio.vad import VoiceActivityDetector
 from voicechat.config import Config
 from voicechat.errors import VoicechatError
 from voicechat.keys import KeyEvent
-from voicechat.pipeline import Reply
+from voicechat.pipeline import Hold, Reply
 from voicechat.talk_commands import SlashCommands
 from voicechat.talk_screen import TalkScreen
 from voicechat.terminal import KeyboardInput
 from voicechat.types import AudioClip
+
+log = logging.getLogger(__name__)
 
 HOLD_S = 0.3
 """A Space held longer than this (where releases are reported) sends the take on release;
@@ -40,14 +48,32 @@ a shorter tap toggles instead."""
 
 
 @dataclass(frozen=True)
+class Speculation:
+    """A reply started at a pause in a take that is still being recorded.
+
+    paused_at: samples in the take at the pause; the take must end there for it to count.
+    """
+
+    paused_at: int
+    text: str
+    hold: Hold
+    job: concurrent.futures.Future[TurnOutcome]
+
+
+@dataclass(frozen=True)
 class TurnOutcome:
-    """How a turn ended. Times in ms from the end of the take (or the Enter of a typed line)."""
+    """How a turn ended. Times in ms from the end of the take (or the Enter of a typed line).
+
+    reply_offset_ms: add to the reply's own timings to count them from there (negative for a
+    reply started before the take ended).
+    """
 
     said: str | None = None
     reply: Reply | None = None
     stt_ms: float | None = None
     turn_ms: float | None = None
     error: str | None = None
+    reply_offset_ms: float = 0.0
 
 
 class TalkLoop:
@@ -78,9 +104,13 @@ class TalkLoop:
         self.hands_free = hands_free
         self._make_recorder = make_recorder
         self._recorder: TakeRecorder | None = None
-        self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+        self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # the recorder
+        self._turn_jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # one at a time
         self._early_jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._early: tuple[int, concurrent.futures.Future[str]] | None = None
+        self._spec_lock = threading.Lock()  # guards the two below (recorder, early, main)
+        self._open_pause: int | None = None  # the running take's pause, while it lasts
+        self._speculation: Speculation | None = None
         self._asr_lock = threading.Lock()  # one decode at a time: Whisper's cache is per model
         self._take: concurrent.futures.Future[Take] | None = None
         self._take_stop = threading.Event()
@@ -137,6 +167,9 @@ class TalkLoop:
     def _shutdown(self) -> None:
         self._take_discard.set()
         self._interrupting = True
+        with self._spec_lock:
+            self._open_pause = None
+            self._abandon_speculation()
         if self._turn is not None:
             while not self._turn.done():
                 self.assistant.interrupt()
@@ -144,6 +177,7 @@ class TalkLoop:
             self._turn_finished(self._turn)
         self._jobs.shutdown(wait=True)
         self._early_jobs.shutdown(wait=True, cancel_futures=True)
+        self._turn_jobs.shutdown(wait=True)
         if self._recorder is not None:
             self._recorder.mic.close()
 
@@ -225,7 +259,7 @@ class TalkLoop:
             if text.startswith("/"):
                 self._quit = self.commands.run(text) or self._quit
             elif text and self._turn is None:
-                self._turn = self._jobs.submit(self._run_turn, None, text)
+                self._turn = self._turn_jobs.submit(self._run_turn, None, text)
             elif text:  # sent while a reply runs: interrupt it, then send this
                 self._pending_text = text
                 self._interrupting = True
@@ -267,21 +301,72 @@ class TalkLoop:
             wait_for_speech,
             lambda: self.screen.set_state("listening"),
             self._transcribe_early,
+            self._speech_resumed,
         )
 
     def _transcribe_early(self, clip: AudioClip) -> None:
-        """Recorder thread: the speaker paused; transcribe what was said while we wait to see
-        whether they go on. If they do not, the take's transcript is ready as it ends."""
-        self._early = (len(clip.samples), self._early_jobs.submit(self._transcribe, clip))
+        """Recorder thread: the speaker paused; transcribe what was said, and start the reply,
+        while we wait to see whether they go on. If they do not, both are under way."""
+        paused_at = len(clip.samples)
+        with self._spec_lock:
+            self._open_pause = paused_at
+        self._early = (paused_at, self._early_jobs.submit(self._transcribe_and_start, clip))
+
+    def _transcribe_and_start(self, clip: AudioClip) -> str:
+        """Early-transcription thread: the take's transcript so far; if the take is still
+        paused there, start the reply under a hold."""
+        text = self._transcribe(clip)
+        paused_at = len(clip.samples)
+        with self._spec_lock:
+            if text and self._open_pause == paused_at and self._speculation is None:
+                hold = Hold()
+                job = self._turn_jobs.submit(self._run_held_turn, text, hold)
+                self._speculation = Speculation(paused_at, text, hold, job)
+                log.debug("reply started at a pause, held: %r", text)
+        return text
+
+    def _speech_resumed(self) -> None:
+        """Recorder thread: the speaker went on after a pause."""
+        with self._spec_lock:
+            self._open_pause = None
+            self._abandon_speculation()
+
+    def _abandon_speculation(self) -> None:
+        """Drop the reply started early, if any (hold _spec_lock)."""
+        if self._speculation is not None:
+            log.debug("the speaker went on; held reply dropped: %r", self._speculation.text)
+            self._speculation.hold.abandon()
+            self._speculation = None
 
     def _take_finished(self, job: concurrent.futures.Future[Take]) -> None:
         self._take = None
         self.screen.set_state("idle")
+        with self._spec_lock:
+            self._open_pause = None
+            speculation, self._speculation = self._speculation, None
         try:
             take = job.result()
         except MicrophoneUnavailable as e:
             self._mic_failed = True
             self.screen.error(f"{e}; type to talk instead")
+            take = None
+        if (
+            take is not None
+            and take.had_speech
+            and take.ended_by != "discarded"
+            and speculation is not None
+            and speculation.paused_at == take.paused_at
+            and not speculation.job.done()  # done unreleased: it failed; start afresh
+        ):
+            log.debug("the take ended at the pause; held reply released")
+            self.screen.user_said(speculation.text)
+            self.screen.set_state("thinking")
+            speculation.hold.release()
+            self._turn = speculation.job
+            return
+        if speculation is not None:
+            speculation.hold.abandon()
+        if take is None:
             return
         if take.ended_by == "discarded":
             if not self.hands_free:
@@ -292,7 +377,7 @@ class TalkLoop:
             return
         early = self._early
         ready = early[1] if early is not None and early[0] == take.paused_at else None
-        self._turn = self._jobs.submit(self._run_turn, take.clip, None, ready)
+        self._turn = self._turn_jobs.submit(self._run_turn, take.clip, None, ready)
 
     def _run_turn(
         self,
@@ -321,7 +406,26 @@ class TalkLoop:
         except VoicechatError as e:
             return TurnOutcome(said=text, error=str(e))
         return TurnOutcome(
-            said=text, reply=reply, stt_ms=stt_ms, turn_ms=(time.monotonic() - start) * 1000
+            said=text,
+            reply=reply,
+            stt_ms=stt_ms,
+            turn_ms=(time.monotonic() - start) * 1000,
+            reply_offset_ms=stt_ms or 0.0,
+        )
+
+    def _run_held_turn(self, text: str, hold: Hold) -> TurnOutcome:
+        """Worker: a reply started at a pause; shown and timed only once released."""
+        try:
+            reply = self.assistant.reply_to(text, hold=hold)
+        except VoicechatError as e:
+            return TurnOutcome(said=text, error=str(e))
+        released = reply.timings.released_ms or 0.0
+        return TurnOutcome(
+            said=text,
+            reply=reply,
+            stt_ms=0.0,
+            turn_ms=reply.timings.total_ms - released,
+            reply_offset_ms=-released,
         )
 
     def _transcribe(self, clip: AudioClip) -> str:
@@ -342,17 +446,17 @@ class TalkLoop:
         else:
             reply = outcome.reply
             self.screen.reply_done(reply.text, reply.interrupted)
-            offset = outcome.stt_ms or 0.0
+            offset = outcome.reply_offset_ms
             t = reply.timings
             self.screen.timings(
                 {
                     "stt_ms": outcome.stt_ms,
                     "first_token_ms": None
                     if t.first_token_ms is None
-                    else offset + t.first_token_ms,
+                    else max(0.0, offset + t.first_token_ms),
                     "first_audio_ms": None
                     if t.first_audio_ms is None
-                    else offset + t.first_audio_ms,
+                    else max(0.0, offset + t.first_audio_ms),
                     "turn_ms": outcome.turn_ms,
                 }
             )
@@ -360,7 +464,7 @@ class TalkLoop:
             return
         if self._pending_text is not None:
             text, self._pending_text = self._pending_text, None
-            self._turn = self._jobs.submit(self._run_turn, None, text)
+            self._turn = self._turn_jobs.submit(self._run_turn, None, text)
         elif self._barge_in:
             self._barge_in = False
             self._start_take()

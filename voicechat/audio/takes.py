@@ -95,12 +95,14 @@ class TakeRecorder:
         wait_for_speech: bool = False,
         on_speech_start: Callable[[], None] | None = None,
         on_pause: Callable[[AudioClip], None] | None = None,
+        on_resume: Callable[[], None] | None = None,
     ) -> Take:
         """Record until `stop` (send), `discard`, silence after speech, or the limit.
 
         wait_for_speech: hands-free; the take begins only when speech does, and then
         `on_speech_start` is called.
         on_pause: called with the take so far after PAUSE_MS of silence following speech.
+        on_resume: called when speech follows such a pause (what `on_pause` got is stale).
         """
         import numpy as np
 
@@ -123,8 +125,10 @@ class TakeRecorder:
             block = self.mic.read(timeout=0.1)
             if block is None:
                 continue
-            if speech.update(self.vad.feed(block)):
+            if speech.update(self.vad.feed(block)) and paused_at is not None:
                 paused_at = None  # the speaker went on: an early transcript is stale
+                if on_resume is not None:
+                    on_resume()
             if not started:
                 pre_roll.append(block)
                 if speech.run >= 3:
