@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +75,32 @@ def _start(
     return t
 
 
+@pytest.fixture
+def open_talk(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    tmp_path: Path,
+) -> Callable[..., TmuxTerminal]:
+    """`open_talk(silence_ms, *talk_args)`: talk with the tiny models, piper and the virtual
+    microphone and speaker, in a terminal, once it is ready."""
+
+    def start(silence_ms: int, *args: str) -> TmuxTerminal:
+        config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms)
+        return _start(terminal, ["--config", str(config), "talk", *args], pulse, tmp_path)
+
+    return start
+
+
+def _speak_a_take(t: TmuxTerminal, voice: Path, pulse: dict[str, str]) -> None:
+    """Space, then speak into the microphone (no key ends the take)."""
+    t.keys("Space")
+    t.wait_for("listening")
+    time.sleep(0.5)
+    play_into_microphone(voice, pulse).wait()
+
+
 def _messages(home: Path, name: str) -> list[dict]:  # type: ignore[type-arg]
     return json.loads((home / "sessions" / f"{name}.json").read_text())["messages"]  # type: ignore[no-any-return]
 
@@ -87,11 +113,9 @@ def _assert_restored(t: TmuxTerminal) -> None:
 
 
 def test_push_to_talk_text_turns_commands_and_a_resumed_session(
-    terminal: list[TmuxTerminal],
+    open_talk: Callable[..., TmuxTerminal],
     pulse: dict[str, str],
     voices: dict[str, Path],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
     tiny_en_ct2: Path,
     isolated_home: Path,
     tmp_path: Path,
@@ -101,8 +125,7 @@ def test_push_to_talk_text_turns_commands_and_a_resumed_session(
     earlier.add("user", "How many legs does a spider have?")
     earlier.add("assistant", ANSWERS["How many legs does a spider have?"])
     store.save(earlier)
-    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=5000)  # only keys end takes
-    t = _start(terminal, ["--config", str(config), "talk", "--session", "kitchen"], pulse, tmp_path)
+    t = open_talk(5000, "--session", "kitchen")  # only keys end takes
     screen = t.screen()
     assert "resuming session kitchen" in screen
     assert "A spider has eight legs" in screen
@@ -145,21 +168,13 @@ def test_push_to_talk_text_turns_commands_and_a_resumed_session(
 
 
 def test_silence_ends_a_take_and_empty_or_discarded_takes_send_nothing(
-    terminal: list[TmuxTerminal],
+    open_talk: Callable[..., TmuxTerminal],
     pulse: dict[str, str],
     voices: dict[str, Path],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
     isolated_home: Path,
-    tmp_path: Path,
 ) -> None:
-    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
-    t = _start(terminal, ["--config", str(config), "talk", "--session", "s"], pulse, tmp_path)
-
-    t.keys("Space")
-    t.wait_for("listening")
-    time.sleep(0.5)
-    play_into_microphone(voices["france"], pulse).wait()  # no key: the pause ends the take
+    t = open_talk(800, "--session", "s")
+    _speak_a_take(t, voices["france"], pulse)  # no key: the pause ends the take
     t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)
     t.wait_for("speech-to-text")
 
@@ -204,21 +219,14 @@ def test_silence_ends_a_take_and_empty_or_discarded_takes_send_nothing(
 
 
 def test_a_reply_started_in_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
-    terminal: list[TmuxTerminal],
+    open_talk: Callable[..., TmuxTerminal],
     pulse: dict[str, str],
     voices: dict[str, Path],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
     isolated_home: Path,
-    tmp_path: Path,
 ) -> None:
     """The reply is started while a pause is timed; it counts only if the take ends there."""
-    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=3000)
-    t = _start(terminal, ["--config", str(config), "talk", "--session", "p"], pulse, tmp_path)
-    t.keys("Space")
-    t.wait_for("listening")
-    time.sleep(0.5)
-    play_into_microphone(voices["milk"], pulse).wait()
+    t = open_talk(3000, "--session", "p")
+    _speak_a_take(t, voices["milk"], pulse)
     time.sleep(2.0)  # transcribed and replied to, unseen, while the pause is timed
     assert "you:" not in t.screen() and "assistant:" not in t.screen()
     play_into_microphone(voices["france"], pulse).wait()  # the speaker goes on
@@ -230,10 +238,7 @@ def test_a_reply_started_in_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
     assert "milk" in said["content"].lower() and "france" in said["content"].lower()
 
     # A take that ends at its pause gets the reply that was started there.
-    t.keys("Space")
-    t.wait_for("listening")
-    time.sleep(0.5)
-    play_into_microphone(voices["france"], pulse).wait()
+    _speak_a_take(t, voices["france"], pulse)
     t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)
     t.wait_for("speech-to-text", after=1)
     messages = _messages(isolated_home, "p")
@@ -243,21 +248,12 @@ def test_a_reply_started_in_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
 
 
 def test_hands_free_listens_by_itself_and_never_hears_its_own_reply(
-    terminal: list[TmuxTerminal],
+    open_talk: Callable[..., TmuxTerminal],
     pulse: dict[str, str],
     voices: dict[str, Path],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
     isolated_home: Path,
-    tmp_path: Path,
 ) -> None:
-    config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
-    t = _start(
-        terminal,
-        ["--config", str(config), "talk", "--hands-free", "--session", "hf"],
-        pulse,
-        tmp_path,
-    )
+    t = open_talk(800, "--hands-free", "--session", "hf")
     t.wait_for("listening for speech")
     time.sleep(0.5)
     play_into_microphone(voices["france"], pulse).wait()
