@@ -47,6 +47,8 @@ def main() -> None:
                 reply = SpokenReply(
                     writer, voice, TimedSink(), ReplyListener(), first_clause_words=words
                 )
+                # Stop once the first sound starts: what comes after is not measured.
+                reply.listener = ReplyListener(on_speaking=reply.interrupt)
                 result = reply.run([Message("user", "Paris?")], GenerationOptions())
                 out.append(result.timings.first_audio_ms or 0.0)
         a, b = statistics.median(sentence), statistics.median(clause)

@@ -7,11 +7,14 @@ Builds (or reuses) the offline models the test suite uses: Whisper tiny.en from 
 -e ".[test,fast,offline]"). Then it measures, each time comparing within one run:
 1. `voicechat --help` start-up, median of 10 runs;
 2. openai-whisper fp32 against faster-whisper int8 on the same clips;
-3. `voicechat bench`: streaming against sequential, on the tiny models;
+3. `voicechat bench`: streaming against sequential, on the tiny models, with openai-whisper
+   and with faster-whisper;
 4. the same with a slow language model: Phi-3-mini's shape with random weights, when the
    machine has the memory for it (about 16 GB on the CPU) and --with-random-phi3 is given;
 5. with that model too, the first token over a growing conversation with the attention cache
-   kept between turns and dropped (benchmarks/prompt_cache.py).
+   kept between turns and dropped (benchmarks/prompt_cache.py);
+6. the first audio of a reply spoken from its first clause against from its whole first
+   sentence (benchmarks/first_clause.py).
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ def voicechat(*args: str) -> subprocess.CompletedProcess[str]:
         check=True,
         cwd=REPO,
     )
+
+
+def script(path: Path, *args: str) -> str:
+    """What a benchmark script beside this one prints."""
+    return subprocess.run(
+        [sys.executable, str(path), *args], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def help_time() -> float:
@@ -120,19 +130,22 @@ def main() -> None:
     )
     print("voicechat bench (tiny Phi-3, Whisper tiny.en, piper):")
     print(voicechat("--config", str(config), "bench", "--turns", str(args.turns)).stdout)
+    fast = work / "bench-fast.toml"
+    fast.write_text(
+        f'[asr]\nengine = "faster-whisper"\nmodel = "{tiny_ct2}"\n'
+        f'[llm]\nmodel = "{phi3}"\ntemperature = 0\n[tts]\nengine = "piper"\n'
+    )
+    print("voicechat bench (tiny Phi-3, faster-whisper tiny.en int8, piper):")
+    print(voicechat("--config", str(fast), "bench", "--turns", str(args.turns)).stdout)
+    here = Path(__file__).resolve().parent
+    print("First audio from the first clause against the whole first sentence:")
+    print(script(here / "first_clause.py"))
     if args.with_random_phi3:
         print("voicechat bench --random-weights (Phi-3-mini and Whisper tiny.en shapes):")
         out = voicechat("--config", str(config), "bench", "--random-weights", "--turns", "1")
         print(out.stdout)
         print("First token with the attention cache kept and dropped (Phi-3-mini shape):")
-        script = Path(__file__).resolve().parent / "prompt_cache.py"
-        cached = subprocess.run(
-            [sys.executable, str(script), "--random-phi3", "--turns", "5"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        print(cached.stdout)
+        print(script(here / "prompt_cache.py", "--random-phi3", "--turns", "5"))
 
 
 if __name__ == "__main__":
