@@ -22,7 +22,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 if TYPE_CHECKING:
     from voicechat.audio.devices import AudioDevice
@@ -55,7 +55,7 @@ BENCH_LABELS = {
     "asr_ms": "speech-to-text",
     "transcript_ready_ms": "transcript ready",
     "first_token_ms": "LLM first token",
-    "tokens_per_s": "LLM speed",
+    "tokens_per_s": "LLM tokens per second",
     "first_sentence_ms": "first sentence",
     "tts_first_audio_ms": "TTS first audio",
     "first_audio_ms": "end of speech → first audio",
@@ -173,10 +173,15 @@ class Ui:
         self, report: dict[str, Any], streaming: list[Span], sequential: list[Span]
     ) -> None:
         """The per-stage table, the streaming gain, one turn's timeline of each kind."""
-        table = Table("stage", "streaming p50", "p90", "sequential p50", "p90", box=None)
+        headers = ("streaming p50", "p90", "sequential p50", "p90")
+        table = Table(
+            Column("stage", no_wrap=True),
+            *(Column(h, justify="right", no_wrap=True) for h in headers),
+            box=None,
+        )
         for key, label in BENCH_LABELS.items():
             s, q = report["streaming"][key], report["sequential"][key]
-            unit = " tok/s" if key == "tokens_per_s" else " ms"
+            unit = "" if key == "tokens_per_s" else " ms"  # the label says "per second"
             table.add_row(
                 label,
                 f"{s['p50']:.0f}{unit}",
