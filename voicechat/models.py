@@ -59,8 +59,16 @@ def load_models(
     from voicechat.llm.loader import create_chat_model
     from voicechat.tts.loader import create_synthesizer
 
+    llm_built = threading.Event()
+
     def asr() -> Transcriber:
         on_status("speech-to-text", "loading")
+        if config.asr.engine == "whisper":
+            # transformers sets torch's default dtype, for the whole process, while it builds
+            # a model: openai-whisper built (or run) then takes bf16 or fp16 parameters and
+            # tensors and loses the precision of its weights. So it waits for that moment to
+            # pass; the warm-ups, and the voice's loading, still overlap.
+            llm_built.wait()
         transcriber = create_transcriber(config.asr)
         on_status("speech-to-text", "warming up")
         _warm_transcriber(transcriber)
@@ -69,7 +77,10 @@ def load_models(
 
     def llm() -> ChatModel:
         on_status("language model", "loading")
-        chat = create_chat_model(config.llm)
+        try:
+            chat = create_chat_model(config.llm)
+        finally:
+            llm_built.set()
         on_status("language model", "warming up")
         _warm_chat(chat)
         on_status("language model", "ready")
