@@ -14,7 +14,7 @@ from tests.support.tiny_phi3 import ANSWERS, SYSTEM_PROMPTS
 from voicechat.config import LlmConfig
 from voicechat.llm.base import GenerationOptions
 from voicechat.llm.openai import LlmServerError, OpenAIChatModel
-from voicechat.llm.transformers import TransformersChatModel, resolve_dtype
+from voicechat.llm.transformers import TransformersChatModel, native_bf16, resolve_dtype
 from voicechat.types import Message
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_transformers_engine_streams_the_answer_and_stops_at_end(
     assert len(pieces) > 5, "the reply should arrive in many pieces"
     assert "".join(pieces).strip() == ANSWERS[QUESTION]
     assert local_model.device == "cpu"
-    assert local_model.dtype == "float32"
+    assert local_model.dtype == ("bfloat16" if native_bf16("cpu") else "float32")
     assert local_model.context_window == 4096
 
 
@@ -92,6 +92,7 @@ def test_cancel_stops_generation(local_model: TransformersChatModel) -> None:
     ("requested", "device", "bf16", "expected"),
     [
         ("auto", "cpu", False, "float32"),
+        ("auto", "cpu", True, "bfloat16"),
         ("auto", "cuda", True, "bfloat16"),
         ("auto", "cuda", False, "float16"),
         ("float16", "cpu", False, "float16"),

@@ -77,7 +77,7 @@ class LlmConfig:
     device: str = _key("auto", "auto = CUDA when present, else CPU", choices=DEVICES)
     dtype: str = _key(
         "auto",
-        "auto = bf16 on CUDA where supported, else fp16; fp32 on CPU",
+        "auto = bf16 where the device has it, else fp16 on CUDA, fp32 on CPU",
         choices=("auto", "float32", "float16", "bfloat16"),
     )
     quantization: str = _key(

@@ -109,19 +109,19 @@ class RandomPhi3:
         from transformers import Phi3Config, Phi3ForCausalLM
 
         from voicechat.asr.base import resolve_device
-        from voicechat.llm.transformers import resolve_dtype
+        from voicechat.llm.transformers import native_bf16, resolve_dtype
 
         self.device = resolve_device(device, torch.cuda.is_available())
-        bf16 = self.device == "cuda" and torch.cuda.is_bf16_supported()
-        self.dtype = resolve_dtype(dtype, self.device, bf16)
+        self.dtype = resolve_dtype(dtype, self.device, native_bf16(self.device))
         self.model_name = "Phi-3-mini-4k shape (random weights)"
         self.context_window = 4096
         self.reply_tokens = reply_tokens
         config = Phi3Config(**PHI3_MINI_4K)
         config._attn_implementation = "sdpa"
         torch.manual_seed(0)
-        with torch.device(self.device):
-            self._model: Any = Phi3ForCausalLM(config).to(getattr(torch, self.dtype)).eval()
+        with torch.device(self.device):  # built in its dtype, as loading the real one is
+            model = Phi3ForCausalLM._from_config(config, dtype=getattr(torch, self.dtype))
+            self._model: Any = model.eval()
         self._prompt_cache = PromptCache()
 
     def count_tokens(self, messages: Sequence[Message]) -> int:

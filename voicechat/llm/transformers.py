@@ -34,12 +34,33 @@ STREAM_TIMEOUT_S = 600.0
 
 
 def resolve_dtype(requested: str, device: str, bf16_supported: bool) -> str:
-    """ "auto" = bf16 on CUDA where supported, else fp16; fp32 on the CPU."""
+    """ "auto" = bf16 where the device computes it natively; else fp16 on CUDA, fp32 on the
+    CPU."""
     if requested != "auto":
         return requested
+    if bf16_supported:
+        return "bfloat16"
+    return "float16" if device == "cuda" else "float32"
+
+
+def native_bf16(device: str) -> bool:
+    """Whether `device` computes in bf16 natively: CUDA GPUs that support it, and CPUs with
+    AVX512-BF16 or AMX (read from /proc/cpuinfo; False where it cannot be read).
+
+    On such a CPU Phi-3-mini in bf16 takes half the memory of fp32 and, measured on a 2-core
+    AMD EPYC, about half the time per token and a third of the time to the first token.
+    """
+    import torch
+
     if device == "cuda":
-        return "bfloat16" if bf16_supported else "float16"
-    return "float32"
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        with open("/proc/cpuinfo") as fh:
+            lines = [line for line in fh if line.startswith("flags")]
+        flags = lines[0].split(":", 1)[1].split() if lines else []
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class TransformersChatModel:
@@ -54,8 +75,7 @@ class TransformersChatModel:
 
         self.model_name = config.model
         self.device = resolve_device(config.device, torch.cuda.is_available())
-        bf16 = self.device == "cuda" and torch.cuda.is_bf16_supported()
-        self.dtype = resolve_dtype(config.dtype, self.device, bf16)
+        self.dtype = resolve_dtype(config.dtype, self.device, native_bf16(self.device))
         self._tokenizer, self._model = _load(config, self.device, self.dtype)
         self.context_window = min(
             int(getattr(self._model.config, "max_position_embeddings", PHI3_CONTEXT)), PHI3_CONTEXT
