@@ -10,9 +10,8 @@ The loop runs in the main thread and only reacts to keys and finished jobs; reco
 turn run in worker threads, so a key is always answered at once.
 
 When the speaker pauses, what they said is transcribed and the reply started while the pause is
-still being timed (`Speculation`): it is written and its first sentence synthesised under a
-`Hold`. If the take ends at that pause the hold is released and the reply plays at once; if
-the speaker goes on, it is abandoned unseen and unsaved.
+still being timed (`talk_early`): if the take ends at that pause the reply plays at once; if the
+speaker goes on, it is abandoned unseen and unsaved.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from voicechat.asr.base import Transcriber, take_options
-from voicechat.asr.longform import transcribe_take
+from voicechat.asr.longform import TakeTranscriber
 from voicechat.assistant import Assistant
 from voicechat.audio.devices import MicrophoneUnavailable
 from voicechat.audio.takes import Take, TakeRecorder
@@ -36,6 +35,7 @@ from voicechat.errors import VoicechatError
 from voicechat.keys import KeyEvent
 from voicechat.pipeline import Hold, Reply
 from voicechat.talk_commands import SlashCommands
+from voicechat.talk_early import EarlyStart
 from voicechat.talk_screen import TalkScreen
 from voicechat.terminal import KeyboardInput
 from voicechat.types import AudioClip
@@ -45,19 +45,6 @@ log = logging.getLogger(__name__)
 HOLD_S = 0.3
 """A Space held longer than this (where releases are reported) sends the take on release;
 a shorter tap toggles instead."""
-
-
-@dataclass(frozen=True)
-class Speculation:
-    """A reply started at a pause in a take that is still being recorded.
-
-    paused_at: samples in the take at the pause; the take must end there for it to count.
-    """
-
-    paused_at: int
-    text: str
-    hold: Hold
-    job: concurrent.futures.Future[TurnOutcome]
 
 
 @dataclass(frozen=True)
@@ -74,6 +61,20 @@ class TurnOutcome:
     turn_ms: float | None = None
     error: str | None = None
     reply_offset_ms: float = 0.0
+
+    def figures(self) -> dict[str, float | None]:
+        """The timings line: speech-to-text, first token, first audio and whole turn (ms)."""
+        t = self.reply.timings if self.reply is not None else None
+
+        def since_take(ms: float | None) -> float | None:
+            return None if ms is None else max(0.0, self.reply_offset_ms + ms)
+
+        return {
+            "stt_ms": self.stt_ms,
+            "first_token_ms": since_take(t.first_token_ms if t else None),
+            "first_audio_ms": since_take(t.first_audio_ms if t else None),
+            "turn_ms": self.turn_ms,
+        }
 
 
 class TalkLoop:
@@ -97,8 +98,6 @@ class TalkLoop:
     ) -> None:
         self.config = config
         self.assistant = assistant
-        self.transcriber = transcriber
-        self.file_vad = file_vad
         self.keys = keys
         self.screen = screen
         self.hands_free = hands_free
@@ -106,12 +105,14 @@ class TalkLoop:
         self._recorder: TakeRecorder | None = None
         self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # the recorder
         self._turn_jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # one at a time
-        self._early_jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        self._early: tuple[int, concurrent.futures.Future[str]] | None = None
-        self._spec_lock = threading.Lock()  # guards the two below (recorder, early, main)
-        self._open_pause: int | None = None  # the running take's pause, while it lasts
-        self._speculation: Speculation | None = None
-        self._asr_lock = threading.Lock()  # one decode at a time: Whisper's cache is per model
+        asr = config.asr
+        self._transcribe = TakeTranscriber(
+            transcriber, file_vad, take_options(asr.language or None, asr.task)
+        )
+        self._early: EarlyStart[TurnOutcome] = EarlyStart(
+            self._transcribe,
+            lambda text, hold: self._turn_jobs.submit(self._run_turn, None, text, None, hold),
+        )
         self._take: concurrent.futures.Future[Take] | None = None
         self._take_stop = threading.Event()
         self._take_discard = threading.Event()
@@ -135,8 +136,7 @@ class TalkLoop:
             try:
                 recorder.mic.start()
             except MicrophoneUnavailable as e:
-                self._mic_failed = True
-                self.screen.error(f"{e}; type to talk instead")
+                self._mic_unavailable(e)
         self.screen.set_state("idle")
         try:
             while not self._quit:
@@ -167,16 +167,13 @@ class TalkLoop:
     def _shutdown(self) -> None:
         self._take_discard.set()
         self._interrupting = True
-        with self._spec_lock:
-            self._open_pause = None
-            self._abandon_speculation()
+        self._early.shutdown()
         if self._turn is not None:
             while not self._turn.done():
                 self.assistant.interrupt()
                 time.sleep(0.02)
             self._turn_finished(self._turn)
         self._jobs.shutdown(wait=True)
-        self._early_jobs.shutdown(wait=True, cancel_futures=True)
         self._turn_jobs.shutdown(wait=True)
         if self._recorder is not None:
             self._recorder.mic.close()
@@ -281,9 +278,13 @@ class TalkLoop:
                     audio.max_record_s,
                 )
             except MicrophoneUnavailable as e:
-                self._mic_failed = True
-                self.screen.error(f"{e}; type to talk instead")
+                self._mic_unavailable(e)
         return self._recorder
+
+    def _mic_unavailable(self, error: MicrophoneUnavailable) -> None:
+        """Say so once per failure; typing still works."""
+        self._mic_failed = True
+        self.screen.error(f"{error}; type to talk instead")
 
     def _start_take(self, by_space: bool = False, wait_for_speech: bool = False) -> None:
         if self._ensure_recorder() is None or self._recorder is None:
@@ -293,80 +294,33 @@ class TalkLoop:
         self._take_by_space_at = time.monotonic() if by_space and self.keys.kitty else None
         if not wait_for_speech:
             self.screen.set_state("listening")
-        self._early = None
         self._take = self._jobs.submit(
             self._recorder.record,
             self._take_stop,
             self._take_discard,
             wait_for_speech,
             lambda: self.screen.set_state("listening"),
-            self._transcribe_early,
-            self._speech_resumed,
+            self._early.paused,
+            self._early.resumed,
         )
-
-    def _transcribe_early(self, clip: AudioClip) -> None:
-        """Recorder thread: the speaker paused; transcribe what was said, and start the reply,
-        while we wait to see whether they go on. If they do not, both are under way."""
-        paused_at = len(clip.samples)
-        with self._spec_lock:
-            self._open_pause = paused_at
-        self._early = (paused_at, self._early_jobs.submit(self._transcribe_and_start, clip))
-
-    def _transcribe_and_start(self, clip: AudioClip) -> str:
-        """Early-transcription thread: the take's transcript so far; if the take is still
-        paused there, start the reply under a hold."""
-        text = self._transcribe(clip)
-        paused_at = len(clip.samples)
-        with self._spec_lock:
-            if text and self._open_pause == paused_at and self._speculation is None:
-                hold = Hold()
-                job = self._turn_jobs.submit(self._run_held_turn, text, hold)
-                self._speculation = Speculation(paused_at, text, hold, job)
-                log.debug("reply started at a pause, held: %r", text)
-        return text
-
-    def _speech_resumed(self) -> None:
-        """Recorder thread: the speaker went on after a pause."""
-        with self._spec_lock:
-            self._open_pause = None
-            self._abandon_speculation()
-
-    def _abandon_speculation(self) -> None:
-        """Drop the reply started early, if any (hold _spec_lock)."""
-        if self._speculation is not None:
-            log.debug("the speaker went on; held reply dropped: %r", self._speculation.text)
-            self._speculation.hold.abandon()
-            self._speculation = None
 
     def _take_finished(self, job: concurrent.futures.Future[Take]) -> None:
         self._take = None
         self.screen.set_state("idle")
-        with self._spec_lock:
-            self._open_pause = None
-            speculation, self._speculation = self._speculation, None
         try:
             take = job.result()
         except MicrophoneUnavailable as e:
-            self._mic_failed = True
-            self.screen.error(f"{e}; type to talk instead")
-            take = None
-        if (
-            take is not None
-            and take.had_speech
-            and take.ended_by != "discarded"
-            and speculation is not None
-            and speculation.paused_at == take.paused_at
-            and not speculation.job.done()  # done unreleased: it failed; start afresh
-        ):
-            log.debug("the take ended at the pause; held reply released")
-            self.screen.user_said(speculation.text)
-            self.screen.set_state("thinking")
-            speculation.hold.release()
-            self._turn = speculation.job
+            self._mic_unavailable(e)
+            self._early.take_ended(None, wanted=False)
             return
-        if speculation is not None:
-            speculation.hold.abandon()
-        if take is None:
+        wanted = take.had_speech and take.ended_by != "discarded"
+        early = self._early.take_ended(take.paused_at, wanted)
+        if early.reply is not None:
+            log.debug("the take ended at the pause; held reply released")
+            self.screen.user_said(early.reply.text)
+            self.screen.set_state("thinking")
+            early.reply.hold.release()
+            self._turn = early.reply.job
             return
         if take.ended_by == "discarded":
             if not self.hands_free:
@@ -375,20 +329,20 @@ class TalkLoop:
         if not take.had_speech:
             self.screen.notice("no speech heard; nothing was sent")
             return
-        early = self._early
-        ready = early[1] if early is not None and early[0] == take.paused_at else None
-        self._turn = self._turn_jobs.submit(self._run_turn, take.clip, None, ready)
+        self._turn = self._turn_jobs.submit(self._run_turn, take.clip, None, early.transcript)
 
     def _run_turn(
         self,
         clip: AudioClip | None,
         text: str | None,
         early: concurrent.futures.Future[str] | None = None,
+        hold: Hold | None = None,
     ) -> TurnOutcome:
         """Worker: transcribe (for a take), then reply. Never raises for a failed turn.
 
         early: a transcript already under way for exactly this take; stt_ms is then only
-        the part of it still to wait for.
+        the part of it still to wait for. hold: a reply to `text` started at a pause, shown
+        (by the loop) and timed only from its release.
         """
         start = time.monotonic()
         stt_ms = None
@@ -400,11 +354,21 @@ class TalkLoop:
                 if not text:
                     return TurnOutcome()
             assert text is not None
-            self.screen.user_said(text)
-            self.screen.set_state("thinking")
-            reply = self.assistant.reply_to(text)
+            if hold is None:
+                self.screen.user_said(text)
+                self.screen.set_state("thinking")
+            reply = self.assistant.reply_to(text, hold=hold)
         except VoicechatError as e:
             return TurnOutcome(said=text, error=str(e))
+        if hold is not None:
+            released = reply.timings.released_ms or 0.0
+            return TurnOutcome(
+                said=text,
+                reply=reply,
+                stt_ms=0.0,
+                turn_ms=reply.timings.total_ms - released,
+                reply_offset_ms=-released,
+            )
         return TurnOutcome(
             said=text,
             reply=reply,
@@ -412,27 +376,6 @@ class TalkLoop:
             turn_ms=(time.monotonic() - start) * 1000,
             reply_offset_ms=stt_ms or 0.0,
         )
-
-    def _run_held_turn(self, text: str, hold: Hold) -> TurnOutcome:
-        """Worker: a reply started at a pause; shown and timed only once released."""
-        try:
-            reply = self.assistant.reply_to(text, hold=hold)
-        except VoicechatError as e:
-            return TurnOutcome(said=text, error=str(e))
-        released = reply.timings.released_ms or 0.0
-        return TurnOutcome(
-            said=text,
-            reply=reply,
-            stt_ms=0.0,
-            turn_ms=reply.timings.total_ms - released,
-            reply_offset_ms=-released,
-        )
-
-    def _transcribe(self, clip: AudioClip) -> str:
-        asr = self.config.asr
-        options = take_options(asr.language or None, asr.task)
-        with self._asr_lock:
-            return transcribe_take(self.transcriber, self.file_vad, clip, options)
 
     def _turn_finished(self, job: concurrent.futures.Future[TurnOutcome]) -> None:
         self._turn = None
@@ -446,20 +389,7 @@ class TalkLoop:
         else:
             reply = outcome.reply
             self.screen.reply_done(reply.text, reply.interrupted)
-            offset = outcome.reply_offset_ms
-            t = reply.timings
-            self.screen.timings(
-                {
-                    "stt_ms": outcome.stt_ms,
-                    "first_token_ms": None
-                    if t.first_token_ms is None
-                    else max(0.0, offset + t.first_token_ms),
-                    "first_audio_ms": None
-                    if t.first_audio_ms is None
-                    else max(0.0, offset + t.first_audio_ms),
-                    "turn_ms": outcome.turn_ms,
-                }
-            )
+            self.screen.timings(outcome.figures())
         if self._quit:
             return
         if self._pending_text is not None:

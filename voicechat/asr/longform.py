@@ -8,6 +8,7 @@ so no word is cut in two. Silence is never decoded, which keeps Whisper from inv
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -48,6 +49,24 @@ def transcribe_take(
     """The text of a short recording (a spoken take), its speech only, as one line."""
     run = LongFormTranscription(transcriber, vad, options)
     return " ".join(s.text for s in run.segments([clip.samples])).strip()
+
+
+class TakeTranscriber:
+    """`transcribe_take` for callers on several threads: one decode at a time, as Whisper keeps
+    its decoding state on the model."""
+
+    def __init__(
+        self, transcriber: Transcriber, vad: VoiceActivityDetector, options: DecodeOptions
+    ) -> None:
+        self.transcriber = transcriber
+        self.vad = vad
+        self.options = options
+        self._lock = threading.Lock()
+
+    def __call__(self, clip: AudioClip) -> str:
+        """The take's text."""
+        with self._lock:
+            return transcribe_take(self.transcriber, self.vad, clip, self.options)
 
 
 class LongFormTranscription:
