@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.paced_model import PacedChatModel
 from voicechat.audio.playback import TimedSink
 from voicechat.llm.base import GenerationOptions
-from voicechat.pipeline import FIRST_CLAUSE_WORDS, ReplyListener, SpokenReply
+from voicechat.reply import FIRST_CLAUSE_WORDS, ReplyListener, SpokenReply
 from voicechat.tts.piper import PiperSynthesizer
 from voicechat.types import Message
 

@@ -2,7 +2,7 @@
 turns and without it, measured side by side in one run.
 
     python benchmarks/prompt_cache.py MODEL_FOLDER [--turns N]
-    python benchmarks/prompt_cache.py --random-phi3 [--turns N]   # about 16 GB of memory
+    python benchmarks/prompt_cache.py --random-phi3 [--turns N]   # Phi-3-mini shape, 7.6 GB in bf16
 
 Each turn is answered twice from the same history: once after dropping the cache (the whole
 prompt is processed, as before the cache was kept) and once with it (only the new question is:
@@ -57,9 +57,10 @@ def main() -> None:
     args = parser.parse_args()
     system = LlmConfig().system_prompt
     if args.random_phi3:
-        from voicechat.random_models import RandomPhi3
+        from voicechat.bench.random_weights import random_phi3
+        from voicechat.llm.transformers import TransformersChatModel
 
-        model: Any = RandomPhi3("cpu", "auto", reply_tokens=4)
+        model: Any = TransformersChatModel(LlmConfig(model=str(random_phi3()), device="cpu"))
         options = GenerationOptions(max_new_tokens=4, temperature=0)
     elif args.model:
         from voicechat.llm.transformers import TransformersChatModel

@@ -63,10 +63,13 @@ def asr_compare(tiny_pt: Path, tiny_ct2: Path, clips: list[Path]) -> list[dict[s
     from voicechat.asr.faster_whisper import FasterWhisperTranscriber
     from voicechat.asr.whisper import WhisperTranscriber
     from voicechat.audio.io import load_audio
+    from voicechat.config import AsrConfig
 
     engines: dict[str, Transcriber] = {
-        "openai-whisper fp32": WhisperTranscriber(str(tiny_pt), "cpu"),
-        "faster-whisper int8": FasterWhisperTranscriber(str(tiny_ct2), "cpu"),
+        "openai-whisper fp32": WhisperTranscriber(AsrConfig(model=str(tiny_pt), device="cpu")),
+        "faster-whisper int8": FasterWhisperTranscriber(
+            AsrConfig(engine="faster-whisper", model=str(tiny_ct2), device="cpu")
+        ),
     }
     options = DecodeOptions(beam_size=1, temperatures=(0.0,))
     rows = []

@@ -56,7 +56,7 @@ def test_help_lists_the_commands() -> None:
 def test_missing_argument_is_a_usage_error() -> None:
     result = run_cli("transcribe")
     assert result.returncode == 2
-    assert "Missing argument" in result.stderr or "FILES" in result.stderr
+    assert "Missing argument 'files'" in result.stderr
     assert result.stdout == ""
 
 

@@ -26,10 +26,14 @@ def test_config_toml_documents_every_key_with_its_default() -> None:
             assert lines[index - 1].startswith("#"), f"{section}.{key} has no comment"
 
 
-def test_every_key_has_help() -> None:
+def test_config_show_explains_every_key() -> None:
+    shown = run_cli("config", "show")
+    assert shown.returncode == 0, shown.stderr
     for section, keys in describe_keys().items():
+        assert f"[{section}]" in shown.stdout
         for key, help_text in keys.items():
-            assert help_text, f"{section}.{key}"
+            assert len(help_text) > 10, f"{section}.{key} has no real help"
+            assert f"{key} = " in shown.stdout, f"{section}.{key} is not shown"
 
 
 def test_precedence_defaults_user_file_config_flag(

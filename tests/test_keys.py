@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicechat.keys import KeyDecoder, KeyEvent
+from voicechat.talk.keys import KeyDecoder, KeyEvent
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_whisper_keeps_its_precision_beside_a_bf16_language_model(
     states: list[tuple[str, str]] = []
     for _ in range(3):
         models = load_models(config, lambda stage, state: states.append((stage, state)), print)
-        whisper_model = models.transcriber._model  # type: ignore[attr-defined]
+        whisper_model = models.transcriber._model  # type: ignore[union-attr]
         assert {p.dtype for p in whisper_model.parameters()} == {torch.float32}
         assert models.chat.dtype == "bfloat16"  # type: ignore[attr-defined]
     assert ("speech-to-text", "ready") in states and ("language model", "ready") in states

@@ -175,8 +175,15 @@ def test_silence_ends_a_take_and_empty_or_discarded_takes_send_nothing(
 ) -> None:
     t = open_talk(800, "--session", "s")
     _speak_a_take(t, voices["france"], pulse)  # no key: the pause ends the take
+    t.wait_for(f"you: {FRANCE}")
+    # Space just after silence ended the take (as a person who paused before pressing it)
+    # confirms the take: it neither interrupts the reply nor starts a new take.
+    t.keys("Space")
     t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)
-    t.wait_for("speech-to-text")
+    screen = t.wait_for("speech-to-text")
+    assert "(interrupted)" not in screen
+    time.sleep(1.0)
+    assert "listening" not in t.screen() and "Space/Enter talk" in t.screen()
 
     t.keys("Space")  # a take of noise only
     t.wait_for("listening")

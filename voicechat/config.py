@@ -98,6 +98,7 @@ class TtsConfig:
     engine: str = _key("edge", "text-to-speech engine", choices=tuple(TTS_ENGINES))
     voice: str = _key("en-US-AriaNeural", "Edge voice name")
     rate: str = _key("+0%", 'Edge speaking rate, e.g. "+10%" or "-5%"', pattern=r"[+-]\d{1,3}%")
+    proxy: str = _key("", 'Edge: an HTTP proxy URL to reach the service through; "" = none')
     fallback: str = _key("piper", "engine used when Edge fails", choices=("piper", "none"))
     piper_voice: str = _key(
         "", '"" = the voice of the offline extra, else a path to an .onnx voice'

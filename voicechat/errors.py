@@ -46,3 +46,27 @@ class EngineUnavailable(VoicechatError):
 
 class DeviceError(VoicechatError):
     """The requested compute or audio device is not available."""
+
+
+class MicrophoneUnavailable(DeviceError):
+    """No usable input device: none at all, none matching the config, or it failed to open."""
+
+
+class SpeakerUnavailable(VoicechatError):
+    """No audio output device could be opened."""
+
+
+class SynthesisUnavailable(VoicechatError):
+    """An online voice cannot be used right now (no network, refused, timed out)."""
+
+
+class LlmServerError(VoicechatError):
+    """An OpenAI-compatible server could not be reached or refused the request."""
+
+
+class SessionError(VoicechatError):
+    """A session file cannot be read or written; the message names its path."""
+
+
+class SessionBusy(VoicechatError):
+    """Another voicechat process is in the middle of a turn in this session."""

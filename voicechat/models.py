@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voicechat.asr.base import Transcriber, take_options
+from voicechat.asr.longform import TakeTranscriber
 from voicechat.audio.vad import VoiceActivityDetector
 from voicechat.config import Config
 from voicechat.llm.base import ChatModel, GenerationOptions
@@ -24,12 +25,17 @@ STAGES = ("speech-to-text", "language model", "voice")
 
 @dataclass(frozen=True)
 class Models:
-    """What a conversation runs on; synthesizer is None when `tts.engine = "none"`."""
+    """What a conversation runs on.
 
-    transcriber: Transcriber
+    transcriber, hear: None when only text comes in. synthesizer: None for `tts.engine = "none"`
+    (or when no voice was asked for).
+    hear: a take's text, decoded the way every spoken turn is (one decode at a time).
+    """
+
+    transcriber: Transcriber | None
     chat: ChatModel
     synthesizer: Synthesizer | None
-    file_vad: VoiceActivityDetector
+    hear: TakeTranscriber | None
 
 
 def _warm_transcriber(transcriber: Transcriber) -> None:
@@ -49,15 +55,16 @@ def load_models(
     config: Config,
     on_status: Callable[[str, str], None],
     on_notice: Callable[[str], None],
+    stages: tuple[str, ...] = STAGES,
+    warm_up: bool = True,
 ) -> Models:
-    """Load and warm up the configured engines in parallel.
+    """Load and warm up the configured engines of `stages` in parallel.
 
     on_status(stage, state): stage is one of STAGES, state "loading", "warming up" or "ready".
     on_notice: for notices from the voice (an Edge fallback found while warming up).
+    warm_up: run each once first (for a conversation; a single turn gains nothing from it).
     """
-    from voicechat.asr.loader import create_transcriber
-    from voicechat.llm.loader import create_chat_model
-    from voicechat.tts.loader import create_synthesizer
+    from voicechat.engines import create_chat_model, create_synthesizer, create_transcriber
 
     llm_built = threading.Event()
 
@@ -70,8 +77,9 @@ def load_models(
             # pass; the warm-ups, and the voice's loading, still overlap.
             llm_built.wait()
         transcriber = create_transcriber(config.asr)
-        on_status("speech-to-text", "warming up")
-        _warm_transcriber(transcriber)
+        if warm_up:
+            on_status("speech-to-text", "warming up")
+            _warm_transcriber(transcriber)
         on_status("speech-to-text", "ready")
         return transcriber
 
@@ -81,21 +89,35 @@ def load_models(
             chat = create_chat_model(config.llm)
         finally:
             llm_built.set()
-        on_status("language model", "warming up")
-        _warm_chat(chat)
+        if warm_up:
+            on_status("language model", "warming up")
+            _warm_chat(chat)
         on_status("language model", "ready")
         return chat
 
     def tts() -> Synthesizer | None:
         on_status("voice", "loading")
         synthesizer = create_synthesizer(config.tts, on_notice)
-        if synthesizer is not None:
+        if synthesizer is not None and warm_up:
             on_status("voice", "warming up")
             synthesizer.synthesize("Ready.")
         on_status("voice", "ready")
         return synthesizer
 
+    if "speech-to-text" not in stages:
+        llm_built.set()
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-        asr_job, llm_job, tts_job = pool.submit(asr), pool.submit(llm), pool.submit(tts)
-        file_vad = VoiceActivityDetector()
-        return Models(asr_job.result(), llm_job.result(), tts_job.result(), file_vad)
+        llm_job = pool.submit(llm)
+        asr_job = pool.submit(asr) if "speech-to-text" in stages else None
+        tts_job = pool.submit(tts) if "voice" in stages else None
+        transcriber = asr_job.result() if asr_job is not None else None
+        hear = None
+        if transcriber is not None:
+            options = take_options(config.asr.language or None, config.asr.task)
+            hear = TakeTranscriber(transcriber, VoiceActivityDetector(), options)
+        return Models(
+            transcriber,
+            llm_job.result(),
+            tts_job.result() if tts_job is not None else None,
+            hear,
+        )

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from voicechat.errors import UsageError, VoicechatError
+from voicechat.errors import SessionBusy, SessionError, UsageError
 from voicechat.fileio import atomic_text_writer
 from voicechat.types import Message
 
@@ -27,14 +27,6 @@ SCHEMA_VERSION = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-
-
-class SessionError(VoicechatError):
-    """A session file cannot be read or written; the message names its path."""
-
-
-class SessionBusy(VoicechatError):
-    """Another voicechat process is in the middle of a turn in this session."""
 
 
 def now() -> str:

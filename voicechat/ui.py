@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +26,7 @@ from rich.table import Column, Table
 
 if TYPE_CHECKING:
     from voicechat.audio.devices import AudioDevice
-    from voicechat.bench import Span
-    from voicechat.config import Config
-    from voicechat.models import Models
+    from voicechat.bench.figures import Span
     from voicechat.session import Session, SessionSummary
 
 
@@ -36,7 +34,6 @@ TIMING_LABELS = {
     "stt_ms": "speech-to-text",
     "first_token_ms": "first token",
     "first_audio_ms": "first audio",
-    "total_ms": "total",
     "turn_ms": "turn",
 }
 
@@ -48,20 +45,6 @@ def timings_line(timings_ms: dict[str, Any]) -> str:
         for key, label in TIMING_LABELS.items()
         if timings_ms.get(key) is not None
     )
-
-
-BENCH_LABELS = {
-    "end_of_speech_ms": "end-of-speech detection",
-    "asr_ms": "speech-to-text",
-    "transcript_ready_ms": "transcript ready",
-    "first_token_ms": "LLM first token",
-    "tokens_per_s": "LLM tokens per second",
-    "first_sentence_ms": "first sentence",
-    "tts_first_audio_ms": "TTS first audio",
-    "first_audio_ms": "end of speech → first audio",
-    "turn_ms": "whole turn",
-    "overhead_ms": "pipeline overhead",
-}
 
 
 def timeline_bar(start_ms: float, end_ms: float, total_ms: float, width: int = 40) -> str:
@@ -126,17 +109,14 @@ class Ui:
         """One dim line: first token, first audio, whole reply."""
         self.err.print(f"[dim]{timings_line(timings_ms)}[/]")
 
-    def load_models(self, config: Config) -> Models:
-        """Load and warm up every model in parallel, one spinner line per stage."""
+    @contextlib.contextmanager
+    def loading(self, names: dict[str, str]) -> Iterator[Callable[[str, str], None]]:
+        """One spinner line per stage while models load; yields `on_status(stage, state)`.
+
+        names: each stage's engine and model, as shown beside it.
+        """
         from rich.progress import SpinnerColumn
 
-        from voicechat.models import STAGES, load_models
-
-        names = {
-            "speech-to-text": f"{config.asr.engine} {config.asr.model}",
-            "language model": f"{config.llm.engine} {config.llm.model}",
-            "voice": config.tts.engine,
-        }
         progress = Progress(
             SpinnerColumn(finished_text="[green]✓[/]"),
             TextColumn("{task.description}"),
@@ -146,16 +126,14 @@ class Ui:
         )
         with progress:
             tasks = {
-                stage: progress.add_task(
-                    f"{stage}: {escape(names[stage])}", total=1, state="waiting"
-                )
-                for stage in STAGES
+                stage: progress.add_task(f"{stage}: {escape(name)}", total=1, state="waiting")
+                for stage, name in names.items()
             }
 
             def on_status(stage: str, state: str) -> None:
                 progress.update(tasks[stage], state=state, completed=1 if state == "ready" else 0)
 
-            return load_models(config, on_status, self.notice)
+            yield on_status
 
     def device_table(self, devices: list[AudioDevice]) -> None:
         """Audio devices as a table on stdout."""
@@ -173,13 +151,15 @@ class Ui:
         self, report: dict[str, Any], streaming: list[Span], sequential: list[Span]
     ) -> None:
         """The per-stage table, the streaming gain, one turn's timeline of each kind."""
+        from voicechat.bench.figures import MEASURES
+
         headers = ("streaming p50", "p90", "sequential p50", "p90")
         table = Table(
             Column("stage", no_wrap=True),
             *(Column(h, justify="right", no_wrap=True) for h in headers),
             box=None,
         )
-        for key, label in BENCH_LABELS.items():
+        for key, label in MEASURES.items():
             s, q = report["streaming"][key], report["sequential"][key]
             unit = "" if key == "tokens_per_s" else " ms"  # the label says "per second"
             table.add_row(

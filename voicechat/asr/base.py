@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from voicechat.errors import DeviceError
+from voicechat.config import AsrConfig
+from voicechat.errors import DeviceError, UsageError
 from voicechat.types import AudioClip, Segment
 
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -80,3 +81,13 @@ def looks_like_path(model: str) -> bool:
     return (
         model.startswith((".", "/", "~")) or model.endswith((".pt", ".bin")) or Path(model).exists()
     )
+
+
+def decode_options(asr: AsrConfig, transcriber: Transcriber) -> DecodeOptions:
+    """Decode options for file transcription; an English-only model cannot translate."""
+    if asr.task == "translate" and transcriber.english_only:
+        raise UsageError(
+            f"model {asr.model!r} is English-only and cannot translate; "
+            "use a multilingual model such as 'small'"
+        )
+    return DecodeOptions(language=asr.language or None, task=asr.task)

@@ -9,6 +9,7 @@ from faster_whisper import WhisperModel, available_models
 
 from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path, resolve_device
 from voicechat.asr.whisper import LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD
+from voicechat.config import AsrConfig
 from voicechat.errors import ModelError
 from voicechat.hub import hub_reachable
 from voicechat.types import AudioClip, Segment
@@ -19,10 +20,12 @@ class FasterWhisperTranscriber:
 
     engine = "faster-whisper"
 
-    def __init__(self, model: str, device: str = "auto") -> None:
+    def __init__(self, asr: AsrConfig) -> None:
+        """asr: model (a name or a CTranslate2 folder) and device."""
         import ctranslate2
 
-        self.device = resolve_device(device, ctranslate2.get_cuda_device_count() > 0)
+        model = asr.model
+        self.device = resolve_device(asr.device, ctranslate2.get_cuda_device_count() > 0)
         self.model_name = model
         compute_type = "float16" if self.device == "cuda" else "int8"
         self._model = _load(model, self.device, compute_type)

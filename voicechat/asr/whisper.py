@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path, resolve_device
+from voicechat.config import AsrConfig
 from voicechat.errors import ModelError
 from voicechat.types import AudioClip, Segment
 
@@ -22,13 +23,14 @@ class WhisperTranscriber:
 
     engine = "whisper"
 
-    def __init__(self, model: str, device: str = "auto", loaded: Any = None) -> None:
-        """loaded: an already built `whisper.model.Whisper` (random weights for benchmarks)."""
+    def __init__(self, asr: AsrConfig, loaded: Any = None) -> None:
+        """asr: model (a name or a .pt file) and device. loaded: an already built
+        `whisper.model.Whisper` (random weights, for benchmarks); asr.model then names it."""
         import torch
 
-        self.device = resolve_device(device, torch.cuda.is_available())
-        self.model_name = model
-        self._model = loaded if loaded is not None else _load(model, self.device)
+        self.device = resolve_device(asr.device, torch.cuda.is_available())
+        self.model_name = asr.model
+        self._model = loaded if loaded is not None else _load(asr.model, self.device)
         self.english_only = not self._model.is_multilingual
 
     def transcribe(self, clip: AudioClip, options: DecodeOptions) -> ClipTranscript:

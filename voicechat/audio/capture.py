@@ -10,7 +10,8 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
-from voicechat.audio.devices import MicrophoneUnavailable, _sounddevice, resolve_input
+from voicechat.audio.devices import _sounddevice, resolve_input
+from voicechat.errors import MicrophoneUnavailable
 from voicechat.types import WHISPER_SAMPLE_RATE
 
 if TYPE_CHECKING:

@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from voicechat.errors import DeviceError
-
-
-class MicrophoneUnavailable(DeviceError):
-    """No usable input device (none, busy, unplugged, or no match for the configured one)."""
+from voicechat.errors import MicrophoneUnavailable
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,13 @@ import threading
 import time
 from typing import Any, Protocol
 
-from voicechat.errors import VoicechatError
+from voicechat.errors import SpeakerUnavailable
 from voicechat.types import AudioClip
 
 MIXER_RATE = 24_000
 """Hz; Edge voices' own rate. Piper's 22,050 Hz is resampled."""
 POLL_S = 0.005
 """Seconds between checks for the end of a clip or a stop request."""
-
-
-class SpeakerUnavailable(VoicechatError):
-    """No audio output device could be opened."""
 
 
 class AudioSink(Protocol):

@@ -1,7 +1,8 @@
 """Recording one take: from the start of listening to a key, a pause after speech, or the limit.
 
 A take counts as speech only when the voice-activity model heard some, so a take of silence or
-noise is dropped instead of being sent to the model as an invented turn.
+noise is dropped instead of being sent to the model as an invented turn. Where a take ends is
+decided by `audio.endpoint`, the one end-of-take rule.
 """
 
 from __future__ import annotations
@@ -11,18 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from voicechat.audio.capture import Microphone
+from voicechat.audio.endpoint import SpeechTracker
 from voicechat.audio.vad import StreamingVad
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
-SPEECH_THRESHOLD = 0.5
-"""Frame probability above which a frame is speech."""
-MIN_SPEECH_FRAMES = 4
-"""Speech frames (32 ms each) a take needs before it counts as speech: a click is not a word."""
-PAUSE_MS = 250
-"""Silence after speech (ms) at which the take so far is offered for transcription early:
-if the speaker does not go on, the transcript is ready when the take ends."""
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
 PRE_ROLL_S = 0.5
 """Seconds kept from before speech starts in hands-free mode, so the first syllable survives."""
 
@@ -33,54 +32,47 @@ class Take:
 
     paused_at: samples offered to `on_pause` when no speech followed them (so a transcript
     of those samples is a transcript of the whole take), else None.
+    ended_at: time.monotonic() when the take ended.
     """
 
     clip: AudioClip
     had_speech: bool
     ended_by: str
     paused_at: int | None = None
+    ended_at: float = 0.0
 
 
-class _SpeechTracker:
-    """Counts of speech and silence frames in a take, from voice-activity probabilities."""
+class AudioSource(Protocol):
+    """Where takes are recorded from: the microphone, or a recording replayed as one."""
 
-    def __init__(self) -> None:
-        self.frames = 0
-        self.run = 0
-        self.silent_frames = 0
+    level_db: float
 
-    def update(self, probabilities: list[float]) -> bool:
-        """Count new frames; True if any of them was speech."""
-        any_speech = False
-        for p in probabilities:
-            if p >= SPEECH_THRESHOLD:
-                self.frames += 1
-                self.run += 1
-                self.silent_frames = 0
-                any_speech = True
-            else:
-                self.run = 0
-                self.silent_frames += 1
-        return any_speech
+    def start(self) -> None:
+        """Open the stream (once)."""
+        ...
 
-    @property
-    def heard(self) -> bool:
-        """Enough speech for the take to count."""
-        return self.frames >= MIN_SPEECH_FRAMES
+    def drain(self) -> None:
+        """Drop what was heard while not listening."""
+        ...
 
-    @property
-    def silence_ms(self) -> float:
-        """Milliseconds of silence since the last speech frame."""
-        return self.silent_frames * 1000 * StreamingVad.frame / WHISPER_SAMPLE_RATE
+    def read(self, timeout: float = 0.2) -> npt.NDArray[np.float32] | None:
+        """The next 16 kHz block, or None if none arrived in `timeout` seconds."""
+        ...
+
+    def close(self) -> None:
+        """Close the stream."""
+        ...
 
 
 class TakeRecorder:
-    """Records takes from `mic`, ending them by voice activity too.
+    """Records takes from `mic`, ending them by voice activity too (`audio.endpoint`'s rule).
 
     silence_ms: silence after speech that ends a take. max_record_s: the longest take.
     """
 
-    def __init__(self, mic: Microphone, vad: StreamingVad, silence_ms: int, max_record_s: float):
+    def __init__(
+        self, mic: AudioSource, vad: StreamingVad, silence_ms: int, max_record_s: float
+    ) -> None:
         self.mic = mic
         self.vad = vad
         self.silence_ms = silence_ms
@@ -114,7 +106,7 @@ class TakeRecorder:
             maxlen=int(PRE_ROLL_S / 0.032) + 1
         )
         blocks: list[np.ndarray] = []
-        speech = _SpeechTracker()
+        speech = SpeechTracker()
         paused_at: int | None = None
         started = not wait_for_speech
         ended_by = "key"
@@ -139,11 +131,11 @@ class TakeRecorder:
                         on_speech_start()
                 continue
             blocks.append(block)
-            if speech.heard and paused_at is None and speech.silence_ms >= PAUSE_MS and on_pause:
+            if speech.paused and paused_at is None and on_pause:
                 samples_so_far = np.concatenate(blocks)
                 paused_at = len(samples_so_far)
                 on_pause(AudioClip(samples_so_far, WHISPER_SAMPLE_RATE))
-            if speech.heard and speech.silence_ms >= self.silence_ms:
+            if speech.ended(self.silence_ms):
                 ended_by = "silence"
                 break
             if sum(len(b) for b in blocks) >= self.max_record_s * WHISPER_SAMPLE_RATE:
@@ -155,4 +147,5 @@ class TakeRecorder:
             had_speech=started and speech.heard,
             ended_by=ended_by,
             paused_at=paused_at,
+            ended_at=time.monotonic(),
         )

@@ -12,14 +12,17 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from voicechat import __version__
-from voicechat.config import Settings, load_settings
+from voicechat.config import Config, Settings, load_settings
 from voicechat.errors import EXIT_FAILURE, EXIT_INTERRUPTED, VoicechatError
 from voicechat.ui import Ui
+
+if TYPE_CHECKING:
+    from voicechat.models import Models
 
 app = typer.Typer(
     name="voicechat",
@@ -120,3 +123,23 @@ def root(
 
 def settings(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
     return load_settings(state.config_file, overrides)
+
+
+def load_models(
+    config: Config, stages: tuple[str, ...] | None = None, warm_up: bool = True
+) -> Models:
+    """Load (and warm up) the engines a command needs, a spinner line per stage; a notice
+    when the language model runs on the CPU."""
+    from voicechat import models
+
+    stages = stages or models.STAGES
+    names = {
+        "speech-to-text": f"{config.asr.engine} {config.asr.model}",
+        "language model": f"{config.llm.engine} {config.llm.model}",
+        "voice": config.tts.engine,
+    }
+    with ui.loading({s: n for s, n in names.items() if s in stages}) as on_status:
+        loaded = models.load_models(config, on_status, ui.notice, stages, warm_up)
+    if loaded.chat.engine == "transformers" and loaded.chat.device == "cpu":
+        ui.notice("no CUDA GPU: the language model runs on the CPU, so replies will be slow")
+    return loaded

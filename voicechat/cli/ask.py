@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from voicechat import paths
-from voicechat.cli.app import app, reports_errors, settings, ui
+from voicechat.cli.app import app, load_models, reports_errors, settings, ui
 from voicechat.errors import EXIT_INTERRUPTED, UsageError
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
@@ -39,12 +39,10 @@ def ask(
     The turn is saved in a session file (`voicechat sessions`). Ctrl-C stops the reply and
     saves what was written, marked interrupted.
     """
-    from voicechat.assistant import Assistant
     from voicechat.audio.playback import Speaker
-    from voicechat.llm.loader import create_chat_model
-    from voicechat.pipeline import ReplyListener
-    from voicechat.session import Session, SessionStore, validate_name
-    from voicechat.tts.loader import create_synthesizer
+    from voicechat.conversation import Conversation, lock_session
+    from voicechat.session import SessionStore
+    from voicechat.turn import TurnListener, Typed, run_turn
 
     question = (sys.stdin.read() if text == "-" else text).strip()
     if not question:
@@ -53,34 +51,31 @@ def ask(
         raise UsageError(f"{save_audio}: --save-audio takes {', '.join(AUDIO_SUFFIXES)}")
     config = settings().config
     store = SessionStore(paths.sessions_dir(config.session.dir))
-    name = validate_name(session) if session else store.new_name()
-
-    with store.lock(name):
-        conversation = store.load(name) if store.exists(name) else Session(name)
-        with ui.working(f"Loading {config.llm.model}…"):
-            model = create_chat_model(config.llm)
-            speak = not no_speak or save_audio is not None
-            synthesizer = create_synthesizer(config.tts, ui.notice) if speak else None
-        if model.engine == "transformers" and model.device == "cpu":
-            ui.notice("no CUDA GPU: the language model runs on the CPU, so replies will be slow")
-        speaker = Speaker(config.audio.output_device) if synthesizer and not no_speak else None
-        assistant = Assistant(
-            config.llm,
-            model,
-            synthesizer,
-            speaker,
-            store,
-            conversation,
-            ReplyListener(
-                on_text=(lambda _: None) if as_json else ui.reply_piece, on_notice=ui.notice
-            ),
+    conversation_so_far, lock = lock_session(store, session)
+    with lock:
+        speak = not no_speak or save_audio is not None
+        stages = ("language model", "voice") if speak else ("language model",)
+        models = load_models(config, stages, warm_up=False)  # one turn: nothing to warm for
+        speaker = (
+            Speaker(config.audio.output_device) if models.synthesizer and not no_speak else None
+        )
+        conversation = Conversation(
+            config.llm, models.chat, models.synthesizer, speaker, store, conversation_so_far, lock
+        )
+        listener = TurnListener(
+            on_text=(lambda _: None) if as_json else ui.reply_piece, on_notice=ui.notice
         )
         try:
-            reply = assistant.reply_to(question, keep_audio=save_audio is not None)
+            result = run_turn(
+                conversation, Typed(question), listener, keep_audio=save_audio is not None
+            )
         finally:
             if speaker is not None:
                 speaker.close()
 
+    reply = result.reply
+    assert reply is not None
+    name = conversation.session.name
     if save_audio is not None and reply.audio:
         _write_audio(save_audio, reply.audio)
     if as_json:
@@ -89,13 +84,13 @@ def ask(
                 "reply": reply.text,
                 "session": name,
                 "interrupted": reply.interrupted,
-                "engines": assistant.engines(reply.tts_engine),
-                "timings_ms": reply.timings.as_dict(),
+                "engines": conversation.engines(reply.tts_engine),
+                "timings_ms": result.timings.as_dict(),
             }
         )
     else:
         ui.reply_end()
-        ui.timings(reply.timings.as_dict())
+        ui.timings(result.timings.as_dict())
     if reply.interrupted:
         ui.notice(f"interrupted; the partial reply is saved in session {name}")
         raise typer.Exit(EXIT_INTERRUPTED)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from voicechat.cli.app import app, reports_errors, settings, ui
+from voicechat.cli.app import app, load_models, reports_errors, settings, ui
 from voicechat.errors import UsageError
 
 QUESTION = "What is the capital of France?"
@@ -38,6 +39,14 @@ def bench(
     reply_tokens: Annotated[
         int, typer.Option(help="Tokens per reply with --random-weights.", min=4)
     ] = 32,
+    random_layers: Annotated[
+        int,
+        typer.Option(
+            help="Phi-3 layers with --random-weights (32 is Phi-3-mini; fewer for a quick check).",
+            min=1,
+            max=32,
+        ),
+    ] = 32,
 ) -> None:
     """Measure a voice turn stage by stage: p50/p90 for streaming and for the sequential way.
 
@@ -47,89 +56,106 @@ def bench(
     """
     import numpy as np
 
-    from voicechat import bench as b
     from voicechat.audio.io import load_audio
-    from voicechat.llm.loader import generation_options
+    from voicechat.bench import figures
+    from voicechat.bench.runner import Bench, speech_end_sample
     from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Message
 
     config = settings().config
     clip = load_audio(audio) if audio else _spoken_question()
     silence = np.zeros(int(TRAILING_SILENCE_S * WHISPER_SAMPLE_RATE), dtype=np.float32)
     question = AudioClip(np.concatenate([clip.samples, silence]), WHISPER_SAMPLE_RATE)
-    eos_ms = b.end_of_speech_delay_ms(question, config.audio.silence_ms)  # checks for speech
+    speech_end_sample(question, config.audio.silence_ms)  # a clear error before any loading
 
     if random_weights:
-        from voicechat.random_models import RandomPhi3, random_whisper
-        from voicechat.tts.loader import create_synthesizer
+        config = _random_weights_config(config, reply_tokens, random_layers)
+    models = load_models(config)
+    transcriber, chat, synthesizer = models.transcriber, models.chat, models.synthesizer
+    assert transcriber is not None and models.hear is not None
+    hear: Callable[[AudioClip], str] = models.hear
+    if random_weights:
+        from voicechat.asr.longform import TakeTranscriber
+        from voicechat.bench.random_weights import FixedReply
 
-        if config.asr.engine != "whisper":
-            raise UsageError(
-                "--random-weights builds openai-whisper models; set asr.engine = 'whisper'"
-            )
-        with ui.working("Building random-weight models…"):
-            transcriber = random_whisper(Path(config.asr.model).stem, config.asr.device)
-            chat: Any = RandomPhi3(config.llm.device, config.llm.dtype, reply_tokens)
-            synthesizer = create_synthesizer(config.tts, ui.notice)
+        chat = FixedReply(models.chat)
+        # Random Whisper weights decode noise until the token limit: stop at a question's
+        # length, and hand the model the question itself.
+        decode = TakeTranscriber(
+            transcriber,
+            models.hear.vad,
+            replace(models.hear.options, max_tokens=QUESTION_TOKENS),
+        )
 
-        def token_count(text: str) -> int:
+        def hear_question(take: AudioClip) -> str:
+            decode(take)
+            return QUESTION
+
+        hear = hear_question
+
+    def token_count(text: str) -> int:
+        if random_weights:
             return reply_tokens
+        empty = chat.count_tokens([Message("assistant", "")])
+        return max(1, int(chat.count_tokens([Message("assistant", text)])) - int(empty))
 
-    else:
-        models = ui.load_models(config)
-        transcriber, chat, synthesizer = models.transcriber, models.chat, models.synthesizer
-
-        def token_count(text: str) -> int:
-            empty = chat.count_tokens([Message("assistant", "")])
-            return max(1, int(chat.count_tokens([Message("assistant", text)])) - int(empty))
-
-    def messages_for(text: str) -> list[Message]:
-        system = [Message("system", config.llm.system_prompt)] if config.llm.system_prompt else []
-        return [*system, Message("user", text)]
-
-    options = generation_options(config.llm)
-    if random_weights:
-        options = replace(options, max_new_tokens=reply_tokens)
-    runner = b.Bench(
-        transcriber,
-        chat,
-        synthesizer,
-        question,
-        eos_ms,
-        options,
-        messages_for,
-        token_count,
-    )
-    if random_weights:
-        # Random Whisper weights decode noise until the token limit: stop at a question's length
-        # and hand the model the question itself.
-        runner.transcript_override = QUESTION
-        runner.asr_options = replace(runner.asr_options, max_tokens=QUESTION_TOKENS)
+    runner = Bench(config, hear, chat, synthesizer, question, token_count)
     with ui.working(f"Measuring {turns} turns of each kind after a warm-up…"):
         results = runner.run(turns)
+    streaming, sequential = results["streaming"], results["sequential"]
     report = {
-        "streaming": b.summarise(results["streaming"]),
-        "sequential": b.summarise(results["sequential"]),
+        "streaming": figures.summarise(streaming),
+        "sequential": figures.summarise(sequential),
         "first_audio_ratio": round(
-            b.percentile([t.values["first_audio_ms"] for t in results["streaming"]], 50)
-            / b.percentile([t.values["first_audio_ms"] for t in results["sequential"]], 50),
+            figures.percentile([t.values["first_audio_ms"] for t in streaming], 50)
+            / figures.percentile([t.values["first_audio_ms"] for t in sequential], 50),
             3,
         ),
         "turns": turns,
         "random_weights": random_weights,
-        "machine": b.machine(),
+        "machine": figures.machine(),
         "engines": {
             "asr": f"{config.asr.engine} {transcriber.model_name} on {transcriber.device}",
-            "llm": f"{chat.engine} {chat.model_name} on {chat.device}",
+            "llm": f"{chat.engine} {chat.model_name} on {chat.device}"
+            + _llm_details(config, models.chat),
             "tts": synthesizer.engine if synthesizer else "none",
             "playback": "timed sink (real-time, no device)",
         },
-        "memory": b.peak_memory(),
-        "reply": results["streaming"][-1].reply,
+        "memory": figures.peak_memory(),
+        "reply": streaming[-1].reply,
     }
     if as_json:
         ui.print_json(report)
         return
-    ui.bench_report(report, results["streaming"][-1].timeline, results["sequential"][-1].timeline)
+    ui.bench_report(report, streaming[-1].timeline, sequential[-1].timeline)
+
+
+def _llm_details(config: Any, model: Any) -> str:
+    """ " (bfloat16, int4, compiled)": what sets the language model's speed."""
+    details = [str(getattr(model, "dtype", ""))]
+    if config.llm.quantization != "none":
+        details.append(config.llm.quantization)
+    if getattr(model, "compiled", False):
+        details.append("compiled")
+    kept = [d for d in details if d]
+    return f" ({', '.join(kept)})" if kept else ""
+
+
+def _random_weights_config(config: Any, reply_tokens: int, layers: int) -> Any:
+    """`config` with random-weight checkpoints of the configured shapes as its models."""
+    from voicechat.bench.random_weights import random_phi3, random_whisper
+
+    if config.asr.engine != "whisper":
+        raise UsageError(
+            "--random-weights builds openai-whisper models; set asr.engine = 'whisper'"
+        )
+    with ui.working("Building (once) random-weight checkpoints of the configured shapes…"):
+        whisper = random_whisper(Path(config.asr.model).name.removesuffix(".pt"))
+        phi3 = random_phi3(layers)
+    return replace(
+        config,
+        asr=replace(config.asr, model=str(whisper)),
+        llm=replace(config.llm, model=str(phi3), max_new_tokens=reply_tokens),
+    )
 
 
 def _spoken_question() -> Any:

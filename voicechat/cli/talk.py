@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from typing import Annotated, Any
 
 import typer
 
 from voicechat import paths
-from voicechat.cli.app import app, reports_errors, settings, ui
+from voicechat.cli.app import app, load_models, reports_errors, settings, ui
 from voicechat.errors import UsageError
 
 
@@ -33,14 +32,14 @@ def talk(
     """
     from rich.console import Console
 
-    from voicechat.assistant import Assistant
     from voicechat.audio.playback import Speaker
-    from voicechat.audio.takes import TakeRecorder
-    from voicechat.pipeline import ReplyListener
-    from voicechat.session import Session, SessionStore, validate_name
-    from voicechat.talk import TalkLoop
-    from voicechat.talk_screen import TalkScreen
-    from voicechat.terminal import KeyboardInput
+    from voicechat.conversation import Conversation, lock_session
+    from voicechat.session import SessionStore
+    from voicechat.talk.commands import SlashCommands
+    from voicechat.talk.loop import TalkLoop
+    from voicechat.talk.screen import TalkScreen
+    from voicechat.talk.takes import microphone_recorder
+    from voicechat.talk.terminal import KeyboardInput
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(
@@ -49,53 +48,42 @@ def talk(
         )
     config = settings().config
     store = SessionStore(paths.sessions_dir(config.session.dir))
-    name = validate_name(session) if session else store.new_name()
-
-    with contextlib.ExitStack() as locks:
-        locks.enter_context(store.lock(name))
-        conversation = store.load(name) if store.exists(name) else Session(name)
-        models = ui.load_models(config)
-        if models.chat.engine == "transformers" and models.chat.device == "cpu":
-            ui.notice("no CUDA GPU: the language model runs on the CPU, so replies will be slow")
-        console = Console(highlight=False)
+    resumed, lock = lock_session(store, session)
+    with lock:
+        models = load_models(config)
         speaker = Speaker(config.audio.output_device) if models.synthesizer else None
-        with KeyboardInput() as keys:
-            hint = "hands-free" if hands_free else "idle-hold" if keys.kitty else "idle"
-            with TalkScreen(console, hint) as screen:
-                if conversation.messages:
-                    screen.history(conversation.messages, f"resuming session {name}")
-                else:
-                    screen.print(f"[dim]session {name}[/]")
-                assistant = Assistant(
-                    config.llm,
-                    models.chat,
-                    models.synthesizer,
-                    speaker,
-                    store,
-                    conversation,
-                    ReplyListener(
-                        on_text=screen.reply_piece,
-                        on_notice=screen.notice,
-                        on_speaking=lambda: screen.set_state("speaking"),
-                    ),
-                )
-                loop = TalkLoop(
-                    config,
-                    assistant,
-                    models.transcriber,
-                    models.file_vad,
-                    TakeRecorder,
-                    keys,
-                    screen,
-                    hands_free,
-                    locks,
-                )
-                try:
-                    loop.run()
-                finally:
-                    if speaker is not None:
-                        speaker.close()
-    ui.notice(f"session {assistant.session.name} saved")
+        conversation = Conversation(
+            config.llm,
+            models.chat,
+            models.synthesizer,
+            speaker,
+            store,
+            resumed,
+            lock,
+            hear=models.hear,
+        )
+        try:
+            with KeyboardInput() as keys:
+                hint = "hands-free" if hands_free else "idle-hold" if keys.kitty else "idle"
+                with TalkScreen(Console(highlight=False), hint) as screen:
+                    if resumed.messages:
+                        screen.history(resumed.messages, f"resuming session {resumed.name}")
+                    else:
+                        screen.print(f"[dim]session {resumed.name}[/]")
+                    commands = SlashCommands(conversation, screen, config.tts)
+                    TalkLoop(
+                        config.audio,
+                        conversation,
+                        microphone_recorder,
+                        keys,
+                        screen,
+                        commands,
+                        hands_free,
+                    ).run()
+        finally:
+            if speaker is not None:
+                speaker.close()
+    ui.notice(f"session {conversation.session.name} saved")
 
 
 @app.command()

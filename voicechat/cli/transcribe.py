@@ -94,10 +94,11 @@ def _transcribe_all(
     files: list[Path], asr: AsrConfig, fmt: OutputFormat, output: Path | None
 ) -> int:
     """Transcribe each file to its destination; report bad ones and go on. Returns the failures."""
+    from voicechat.asr.base import decode_options
     from voicechat.asr.files import transcribe_file
-    from voicechat.asr.loader import create_transcriber, decode_options
     from voicechat.audio.io import AudioInfo, probe
     from voicechat.audio.vad import VoiceActivityDetector
+    from voicechat.engines import create_transcriber
     from voicechat.fileio import atomic_text_writer
 
     destinations = _destinations(files, output, fmt)

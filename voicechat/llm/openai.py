@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from voicechat.config import LlmConfig
-from voicechat.errors import ModelError, VoicechatError
+from voicechat.errors import LlmServerError, ModelError
 from voicechat.llm.base import GenerationOptions
 from voicechat.types import Message
 
@@ -22,10 +22,6 @@ CONTEXT_WINDOW = 4096
 
 CHARS_PER_TOKEN = 3.0
 """A cautious estimate for English: the server's tokenizer is not available here."""
-
-
-class LlmServerError(VoicechatError):
-    """The server could not be reached or refused the request."""
 
 
 class OpenAIChatModel:
@@ -89,4 +85,7 @@ class OpenAIChatModel:
                 f"{self.base_url} has no model {self.model_name!r} (404); check llm.model"
             ) from None
         except openai.APIStatusError as e:
-            raise LlmServerError(f"{self.base_url} answered {e.status_code}: {e.message}") from None
+            raise LlmServerError(
+                f"{self.base_url} answered {e.status_code} for model {self.model_name!r}: "
+                f"{e.message}"
+            ) from None

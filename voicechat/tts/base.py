@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from voicechat.errors import VoicechatError
 from voicechat.types import AudioClip
-
-
-class SynthesisUnavailable(VoicechatError):
-    """An online voice cannot be used right now (no network, refused, timed out)."""
 
 
 class Synthesizer(Protocol):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import io
 
-from voicechat.tts.base import SynthesisUnavailable
+from voicechat.config import TtsConfig
+from voicechat.errors import SynthesisUnavailable
 from voicechat.types import AudioClip
 
 FIRST_AUDIO_TIMEOUT_S = 3.0
@@ -32,11 +33,13 @@ class EdgeSynthesizer:
 
     engine = "edge"
 
-    def __init__(self, voice: str, rate: str = "+0%") -> None:
+    def __init__(self, tts: TtsConfig) -> None:
+        """tts: voice, rate and proxy."""
         import edge_tts  # noqa: F401  (fail at start if the package is missing)
 
-        self.voice = voice
-        self.rate = rate
+        self.voice = tts.voice
+        self.rate = tts.rate
+        self.proxy = tts.proxy or None
 
     def synthesize(self, text: str) -> AudioClip:
         """Fetch `text` from the service; every network or service failure is one reason."""
@@ -61,7 +64,11 @@ class EdgeSynthesizer:
         import edge_tts
 
         communicate = edge_tts.Communicate(
-            text, self.voice, rate=self.rate, connect_timeout=int(FIRST_AUDIO_TIMEOUT_S)
+            text,
+            self.voice,
+            rate=self.rate,
+            proxy=self.proxy,
+            connect_timeout=int(FIRST_AUDIO_TIMEOUT_S),
         )
         chunks: list[bytes] = []
         stream = communicate.stream()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from voicechat.tts.base import SynthesisUnavailable, Synthesizer
+from voicechat.errors import SynthesisUnavailable
+from voicechat.tts.base import Synthesizer
 from voicechat.types import AudioClip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from voicechat.config import TtsConfig
 from voicechat.errors import EngineUnavailable, ModelError
 from voicechat.types import AudioClip
 
@@ -21,11 +22,13 @@ def default_voice_path() -> Path:
 
 
 class PiperSynthesizer:
-    """voice_path: an .onnx voice with its .onnx.json beside it; "" = the offline extra's."""
+    """Speaks with `tts.piper_voice`: an .onnx voice with its .onnx.json beside it, or ""
+    for the offline extra's (also when no config is given)."""
 
     engine = "piper"
 
-    def __init__(self, voice_path: str = "") -> None:
+    def __init__(self, tts: TtsConfig | None = None) -> None:
+        voice_path = tts.piper_voice if tts is not None else ""
         try:
             from piper import PiperVoice
         except ImportError:

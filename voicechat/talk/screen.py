@@ -1,4 +1,4 @@
-"""What `voicechat talk` shows (with ui.py, the only code that prints).
+"""What `voicechat talk` shows (with the CLI's ui.py, the only code that prints).
 
 Finished lines (what you said, the assistant's replies, notices, timings) scroll up as
 ordinary output; below them a live region shows the reply being written and one status line:
@@ -44,7 +44,7 @@ class TalkScreen:
 
     def __init__(self, console: Console, hint: str = "idle") -> None:
         self.console = console
-        self.state = "loading"
+        self._shown = "loading"
         self.hint = hint
         self.line: str | None = None
         self.listening_since = 0.0
@@ -83,13 +83,13 @@ class TalkScreen:
     def _status(self) -> str:
         if self.line is not None:
             return f"[bold]›[/] {escape(self.line)}[blink]▏[/]  [dim]Enter send · Esc cancel[/]"
-        if self.state == "listening":
+        if self._shown == "listening":
             elapsed = time.monotonic() - self.listening_since
             return (
                 f"[bold red]● listening[/] {elapsed:4.1f} s [cyan]{level_meter(self.level_db)}[/]  "
                 "[dim]Space/Enter send · Esc discard[/]"
             )
-        if self.state == "idle":
+        if self._shown in ("idle", "waiting for speech"):
             return f"[dim]{HINTS[self.hint]}[/]"
         labels = {
             "loading": "loading models…",
@@ -97,12 +97,13 @@ class TalkScreen:
             "thinking": "thinking…",
             "speaking": "speaking…  [dim]Space interrupt and talk · Esc stop[/]",
         }
-        return f"[yellow]◌ {labels.get(self.state, self.state)}[/]"
+        return f"[yellow]◌ {labels.get(self._shown, self._shown)}[/]"
 
-    def set_state(self, state: str) -> None:
-        """idle, listening, transcribing, thinking or speaking."""
+    def show_state(self, state: str) -> None:
+        """Show the loop's state: idle, waiting for speech, listening, transcribing, thinking
+        or speaking (the loop owns it; this only draws it)."""
         with self._lock:
-            self.state = state
+            self._shown = state
             if state == "listening":
                 self.listening_since = time.monotonic()
 

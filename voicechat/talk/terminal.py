@@ -19,7 +19,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from voicechat.keys import KITTY_POP, KITTY_PUSH, KITTY_QUERY, KeyDecoder, KeyEvent
+from voicechat.talk.keys import KITTY_POP, KITTY_PUSH, KITTY_QUERY, KeyDecoder, KeyEvent
 
 ESC_TIMEOUT_S = 0.05
 """A lone Esc is the Esc key when nothing follows it within this many seconds."""

@@ -16,21 +16,18 @@ import pytest
 from tests.support.paced_model import PacedChatModel
 from tests.support.pulse import record_speaker
 from tests.support.speech import normalise
-from voicechat.assistant import Assistant
 from voicechat.audio.playback import Speaker, TimedSink
-from voicechat.config import LlmConfig
 from voicechat.llm.base import GenerationOptions
-from voicechat.pipeline import Hold, Reply, ReplyListener, SpokenReply
-from voicechat.session import Session, SessionStore
+from voicechat.reply import ReplyListener, SpokenReply
 from voicechat.tts.piper import PiperSynthesizer
 from voicechat.types import Message
-
-pytestmark = pytest.mark.slow
 
 REPLY = (
     "The weather today is sunny and warm, so go for a walk. Please remember to buy milk and "
     "bread. Turn off the lights in the kitchen."
 )
+
+SHORT = "It is sunny and warm today, so go out. Buy milk."
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +35,7 @@ def piper() -> PiperSynthesizer:
     return PiperSynthesizer()
 
 
+@pytest.mark.slow
 def test_first_sentence_plays_while_the_model_is_still_writing(
     piper: PiperSynthesizer, pulse: dict[str, str], tiny_en_ct2: Path, tmp_path: Path
 ) -> None:
@@ -64,6 +62,7 @@ def test_first_sentence_plays_while_the_model_is_still_writing(
     assert normalise(heard.stdout) == normalise(REPLY), "every sentence once, in order"
 
 
+@pytest.mark.slow
 def test_interrupting_stops_writing_and_speaking_at_once(
     piper: PiperSynthesizer, pulse: dict[str, str]
 ) -> None:
@@ -90,61 +89,26 @@ def test_without_a_voice_the_reply_is_only_written() -> None:
     assert reply.tts_engine is None
 
 
-def _held_turn(
-    piper: PiperSynthesizer, tmp_path: Path, delay_s: float
-) -> tuple[PacedChatModel, TimedSink, list[str], Hold, threading.Thread, list[Reply]]:
-    """An assistant turn started under a hold in a worker thread, as `talk` does at a pause."""
-    model = PacedChatModel(REPLY, delay_s=delay_s)
+def test_not_streaming_speaks_the_whole_reply_once_it_is_written(piper: PiperSynthesizer) -> None:
+    """The sequential way (bench's baseline): one clip, synthesised after the last word."""
+    model = PacedChatModel(SHORT, delay_s=0.01)
     sink = TimedSink()
-    shown: list[str] = []
-    store = SessionStore(tmp_path)
-    assistant = Assistant(
-        LlmConfig(), model, piper, sink, store, Session("held"), ReplyListener(on_text=shown.append)
+    reply = SpokenReply(model, piper, sink, ReplyListener(), streaming=False).run(
+        [Message("user", "weather?")], GenerationOptions()
     )
-    hold = Hold()
-    replies: list[Reply] = []
-    worker = threading.Thread(
-        target=lambda: replies.append(assistant.reply_to("weather?", hold=hold))
-    )
-    worker.start()
-    return model, sink, shown, hold, worker, replies
-
-
-def test_a_held_reply_is_written_and_voiced_unseen_then_plays_on_release(
-    piper: PiperSynthesizer, tmp_path: Path
-) -> None:
-    model, sink, shown, hold, worker, replies = _held_turn(piper, tmp_path, 0.0)
-    deadline = time.monotonic() + 30
-    while model.finished_at is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert model.finished_at is not None, "the reply was written while held"
-    time.sleep(0.5)  # the first sentence's synthesis, which may also run while held
-    assert shown == [] and sink.played == [], "nothing shown or played while held"
-    assert not SessionStore(tmp_path).exists("held"), "nothing saved while held"
-    hold.release()
-    worker.join(timeout=60)
-    (reply,) = replies
-    assert not reply.abandoned and reply.text == REPLY and "".join(shown) == REPLY
+    assert model.finished_at is not None
+    ((started, clip),) = sink.played
+    assert started > model.finished_at, "nothing played before the reply was written"
+    assert clip.duration > 2.0, "the whole reply is one clip"
     t = reply.timings
-    assert t.released_ms is not None and t.first_clip_ms is not None
-    assert t.first_clip_ms < t.released_ms, "the first sentence was voiced before the release"
-    assert len(sink.played) == 4  # the first clause, the rest of its sentence, two sentences
-    saved = SessionStore(tmp_path).load("held").messages
-    assert [(m["role"], m["content"]) for m in saved] == [
-        ("user", "weather?"),
-        ("assistant", REPLY),
-    ]
+    assert t.first_synth_start_ms is not None and t.last_token_ms is not None
+    assert t.first_synth_start_ms >= t.last_token_ms
 
 
-def test_an_abandoned_reply_stops_and_leaves_nothing_behind(
-    piper: PiperSynthesizer, tmp_path: Path
-) -> None:
-    model, sink, shown, hold, worker, replies = _held_turn(piper, tmp_path, 0.1)
-    time.sleep(0.5)
-    hold.abandon()
-    worker.join(timeout=30)
-    (reply,) = replies
-    assert reply.abandoned and reply.interrupted
-    assert model.finished_at is None, "writing stopped"
-    assert shown == [] and sink.played == []
-    assert not SessionStore(tmp_path).exists("held")
+def test_streaming_speaks_sentence_by_sentence(piper: PiperSynthesizer) -> None:
+    model = PacedChatModel(SHORT, delay_s=0.0)
+    sink = TimedSink()
+    SpokenReply(model, piper, sink, ReplyListener()).run(
+        [Message("user", "weather?")], GenerationOptions()
+    )
+    assert len(sink.played) == 3  # the first clause, the rest of its sentence, one sentence

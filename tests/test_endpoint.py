@@ -1,0 +1,72 @@
+"""The end-of-take rule: speech heard, then enough silence after it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.speech import speak
+from voicechat.audio.endpoint import (
+    FRAME_MS,
+    MIN_SPEECH_FRAMES,
+    PAUSE_MS,
+    SpeechTracker,
+    end_of_take_frame,
+)
+from voicechat.audio.io import load_audio
+from voicechat.audio.vad import StreamingVad
+
+SPEECH, SILENCE = 0.9, 0.1
+
+
+def frames(ms: float) -> int:
+    return round(ms / FRAME_MS)
+
+
+def test_a_click_is_not_speech_and_never_ends_a_take() -> None:
+    tracker = SpeechTracker()
+    tracker.update([SPEECH] * (MIN_SPEECH_FRAMES - 1) + [SILENCE] * frames(5000))
+    assert not tracker.heard and not tracker.paused and not tracker.ended(800)
+
+
+def state(tracker: SpeechTracker) -> tuple[bool, bool]:
+    """(paused, ended after 800 ms)."""
+    return tracker.paused, tracker.ended(800)
+
+
+def test_a_pause_comes_before_the_end_and_speech_resets_both() -> None:
+    tracker = SpeechTracker()
+    tracker.update([SPEECH] * 10)
+    tracker.update([SILENCE] * (frames(PAUSE_MS) - 1))
+    assert state(tracker) == (False, False)
+    tracker.update([SILENCE])
+    assert state(tracker) == (True, False)
+    assert tracker.update([SPEECH]), "speech after the pause is reported"
+    assert state(tracker) == (False, False) and tracker.silence_ms == 0
+    tracker.update([SILENCE] * frames(800))
+    assert state(tracker) == (True, True)
+    assert tracker.last_speech_frame == 10 + frames(PAUSE_MS)
+
+
+def test_end_of_take_frame_is_where_the_silence_runs_out() -> None:
+    probabilities = [SILENCE] * 5 + [SPEECH] * 20 + [SILENCE] * 40
+    last_speech, ended = end_of_take_frame(probabilities, 800) or (0, 0)
+    assert last_speech == 24
+    assert (ended - last_speech) * FRAME_MS >= 800 > (ended - last_speech - 1) * FRAME_MS
+    assert end_of_take_frame(probabilities[:40], 800) is None, "not enough silence"
+    assert end_of_take_frame([SILENCE] * 100, 800) is None, "no speech"
+
+
+@pytest.mark.slow
+def test_the_rule_on_real_speech_ends_after_the_words(tmp_path: Path) -> None:
+    clip = load_audio(speak("Please remember to buy milk and bread.", tmp_path / "milk.wav"))
+    samples = np.concatenate([clip.samples, np.zeros(16000 * 2, dtype=np.float32)])
+    vad = StreamingVad()
+    found = end_of_take_frame(vad.feed(samples), 800)
+    assert found is not None
+    last_speech_s = (found[0] + 1) * FRAME_MS / 1000
+    assert clip.duration - 0.6 < last_speech_s <= clip.duration + 0.1
+    vad.reset()
+    assert end_of_take_frame(vad.feed(np.zeros(16000 * 3, dtype=np.float32)), 800) is None

@@ -1,0 +1,240 @@
+"""One turn: `run_turn` and the early start, on a real voice (piper) and a timed speaker.
+
+A model that writes at a set pace stands in for a slow language model, so what happens while
+it is still writing can be seen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.paced_model import PacedChatModel
+from voicechat.audio.playback import TimedSink
+from voicechat.audio.takes import Take
+from voicechat.config import LlmConfig
+from voicechat.conversation import Conversation
+from voicechat.early_start import EarlyReply, EarlyStart
+from voicechat.errors import ModelError
+from voicechat.session import Session, SessionStore
+from voicechat.tts.piper import PiperSynthesizer
+from voicechat.turn import Spoken, TurnListener, Typed, run_turn
+from voicechat.types import AudioClip
+
+REPLY = "It is sunny and warm today, so go out. Buy milk."
+QUESTION = "Weather?"
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperSynthesizer:
+    return PiperSynthesizer()
+
+
+class Shown:
+    """What a turn showed, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def listener(self) -> TurnListener:
+        return TurnListener(
+            on_text=lambda piece: self.events.append(("text", piece)),
+            on_said=lambda text: self.events.append(("said", text)),
+            on_speaking=lambda: self.events.append(("speaking", "")),
+            on_transcribing=lambda: self.events.append(("transcribing", "")),
+        )
+
+    def text(self) -> str:
+        return "".join(v for k, v in self.events if k == "text")
+
+
+def _conversation(
+    tmp_path: Path, model: PacedChatModel, piper: PiperSynthesizer | None, hear: str = ""
+) -> Conversation:
+    return Conversation(
+        LlmConfig(system_prompt="Be brief."),
+        model,
+        piper,
+        TimedSink(),
+        SessionStore(tmp_path),
+        Session("t"),
+        hear=lambda clip: hear,
+    )
+
+
+def _saved(tmp_path: Path) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in SessionStore(tmp_path).load("t").messages]
+
+
+def _silence(seconds: float = 1.0) -> AudioClip:
+    return AudioClip(np.zeros(int(16000 * seconds), dtype=np.float32), 16000)
+
+
+def _wait_until(condition: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.02)
+    assert condition(), "timed out"  # type: ignore[operator]
+
+
+def test_a_typed_turn_is_said_replied_spoken_and_saved(
+    tmp_path: Path, piper: PiperSynthesizer
+) -> None:
+    shown = Shown()
+    conversation = _conversation(tmp_path, PacedChatModel(REPLY, 0.0), piper)
+    result = run_turn(conversation, Typed(QUESTION), shown.listener())
+    assert result.said == QUESTION and result.reply is not None
+    assert result.reply.text == REPLY == shown.text()
+    assert shown.events[0] == ("said", QUESTION)
+    assert ("speaking", "") in shown.events
+    assert _saved(tmp_path) == [("user", QUESTION), ("assistant", REPLY)]
+    t = result.timings
+    assert t.stt_ms is None and t.first_audio_ms is not None
+    assert 0 <= t.first_token_ms <= t.first_audio_ms <= t.turn_ms  # type: ignore[operator]
+    saved = SessionStore(tmp_path).load("t").messages[1]["timings_ms"]
+    assert saved == t.as_dict()
+
+
+def test_a_take_is_transcribed_then_answered(tmp_path: Path, piper: PiperSynthesizer) -> None:
+    shown = Shown()
+    conversation = _conversation(tmp_path, PacedChatModel(REPLY, 0.0), None, hear=QUESTION)
+    result = run_turn(conversation, Spoken(_silence(), time.monotonic()), shown.listener())
+    assert [k for k, _ in shown.events[:2]] == ["transcribing", "said"]
+    assert result.said == QUESTION and result.timings.stt_ms is not None
+    assert _saved(tmp_path) == [("user", QUESTION), ("assistant", REPLY)]
+
+
+def test_a_take_with_no_words_sends_nothing(tmp_path: Path) -> None:
+    model = PacedChatModel(REPLY, 0.0)
+    conversation = _conversation(tmp_path, model, None, hear="")
+    result = run_turn(conversation, Spoken(_silence(), time.monotonic()), TurnListener())
+    assert result.said == "" and result.reply is None
+    assert model.written_at == [], "the model was never asked"
+    assert not SessionStore(tmp_path).exists("t")
+
+
+def test_a_failed_reply_keeps_the_question_and_the_error(tmp_path: Path) -> None:
+    class Failing(PacedChatModel):
+        """Fails after its first piece, as a model that runs out of memory would."""
+
+        def stream(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            yield "It"
+            raise ModelError("the model fell over")
+
+    conversation = _conversation(tmp_path, Failing(REPLY, 0.0), None)
+    with pytest.raises(ModelError):
+        run_turn(conversation, Typed(QUESTION), TurnListener())
+    saved = SessionStore(tmp_path).load("t").messages
+    assert [m["role"] for m in saved] == ["user", "assistant"]
+    assert saved[1]["error"] == "the model fell over"
+
+
+def test_a_reply_begun_early_is_written_and_voiced_unseen_until_its_turn_releases_it(
+    tmp_path: Path, piper: PiperSynthesizer
+) -> None:
+    shown = Shown()
+    model = PacedChatModel(REPLY, 0.0)
+    conversation = _conversation(tmp_path, model, piper)
+    sink = conversation.speaker
+    assert isinstance(sink, TimedSink)
+    early = EarlyReply(conversation, QUESTION, 1000, shown.listener())
+    _wait_until(lambda: model.finished_at is not None)
+    time.sleep(0.5)  # the first clause's synthesis, which also runs while held
+    assert shown.events == [] and sink.played == [], "nothing shown or played while held"
+    assert not SessionStore(tmp_path).exists("t"), "nothing saved while held"
+
+    ended_at = time.monotonic()
+    result = run_turn(conversation, Spoken(_silence(), ended_at, early=early), shown.listener())
+    assert result.reply is not None and result.reply.text == REPLY == shown.text()
+    t = result.timings
+    assert t.stt_ms == 0.0, "the transcript was there when the take ended"
+    assert t.reply_start_ms is not None and t.reply_start_ms < 0, "begun before the take ended"
+    assert t.first_clip_ms is not None and t.first_clip_ms < 0, "voiced before the take ended"
+    assert t.first_audio_ms is not None and t.first_audio_ms >= 0, "heard only after it"
+    assert sink.played[0][0] >= ended_at
+    assert _saved(tmp_path) == [("user", QUESTION), ("assistant", REPLY)]
+
+
+def test_an_abandoned_early_reply_stops_and_leaves_nothing_behind(
+    tmp_path: Path, piper: PiperSynthesizer
+) -> None:
+    shown = Shown()
+    model = PacedChatModel(REPLY + " " + REPLY, 0.1)
+    conversation = _conversation(tmp_path, model, piper)
+    early = EarlyReply(conversation, QUESTION, 1000, shown.listener())
+    time.sleep(0.5)
+    early.abandon()
+    _wait_until(lambda: len(model.written_at) > 0)
+    written = len(model.written_at)
+    time.sleep(0.5)
+    assert len(model.written_at) <= written + 1, "writing stopped"
+    assert model.finished_at is None
+    assert shown.events == []
+    assert conversation.speaker.played == []  # type: ignore[union-attr]
+    assert not SessionStore(tmp_path).exists("t")
+
+
+def _take(paused_at: int | None) -> Take:
+    return Take(_silence(), True, "silence", paused_at=paused_at, ended_at=time.monotonic())
+
+
+def test_the_early_start_hands_the_turn_the_reply_begun_at_the_pause_the_take_ended_at(
+    tmp_path: Path,
+) -> None:
+    started: list[EarlyReply] = []
+    conversation = _conversation(tmp_path, PacedChatModel(REPLY, 0.05), None)
+
+    def start(text: str, at: int) -> EarlyReply:
+        started.append(EarlyReply(conversation, text, at, TurnListener()))
+        return started[-1]
+
+    early = EarlyStart(lambda clip: QUESTION, start)
+    try:
+        early.paused(_silence(1.0))  # a pause 16000 samples in
+        _wait_until(lambda: len(started) == 1)
+        said = early.take_ended(_take(16000))
+        assert said.early is started[0] and said.transcript is None
+
+        # The speaker went on after a pause: that reply is abandoned, and the take's own
+        # final pause has no transcript yet, so the turn transcribes it.
+        early.paused(_silence(1.0))
+        _wait_until(lambda: len(started) == 2)
+        early.resumed()
+        said = early.take_ended(_take(None))
+        assert said.early is None and said.transcript is None
+        assert started[1].abandoned and not started[0].abandoned
+    finally:
+        early.shutdown()
+        started[0].abandon()
+
+
+def test_a_take_ending_at_another_pause_gets_that_pauses_transcript_not_the_reply(
+    tmp_path: Path,
+) -> None:
+    conversation = _conversation(tmp_path, PacedChatModel(REPLY, 0.05), None)
+    replies: list[EarlyReply] = []
+    gate = threading.Event()
+
+    def hear(clip: AudioClip) -> str:
+        gate.wait(10)
+        return "so far"
+
+    def start(text: str, at: int) -> EarlyReply:
+        replies.append(EarlyReply(conversation, text, at, TurnListener()))
+        return replies[-1]
+
+    early = EarlyStart(hear, start)
+    try:
+        early.paused(_silence(1.0))
+        said = early.take_ended(_take(16000))  # before the transcript is ready: no reply yet
+        assert said.early is None and said.transcript is not None
+        gate.set()
+        assert said.transcript.result(timeout=10) == "so far"
+        time.sleep(0.2)
+        assert replies == [], "no reply is begun for a take that has already ended"
+    finally:
+        early.shutdown()

@@ -1,0 +1,95 @@
+"""What bench measures, their percentiles, and the machine they were measured on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MEASURES = {
+    "end_of_speech_ms": "end-of-speech detection",
+    "asr_ms": "speech-to-text",
+    "transcript_ready_ms": "transcript ready",
+    "first_token_ms": "LLM first token",
+    "tokens_per_s": "LLM tokens per second",
+    "first_sentence_ms": "first sentence",
+    "tts_first_audio_ms": "TTS first audio",
+    "first_audio_ms": "end of speech → first audio",
+    "turn_ms": "whole turn",
+    "overhead_ms": "pipeline overhead",
+}
+"""Every measure of a turn and its label, in report order. Times are ms: from the end of
+speech for transcript_ready, first_audio and turn; the stage's own length for the rest."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stage on the turn's time axis, ms from the end of speech."""
+
+    stage: str
+    start_ms: float
+    end_ms: float
+
+
+@dataclass
+class TurnFigures:
+    """One turn's measures (keys of MEASURES) and its timeline."""
+
+    values: dict[str, float]
+    timeline: list[Span] = field(default_factory=list)
+    reply: str = ""
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
+
+
+def summarise(turns: Sequence[TurnFigures]) -> dict[str, dict[str, float]]:
+    """p50 and p90 of every measure across turns: {"asr_ms": {"p50": …, "p90": …}, …}."""
+    return {
+        k: {
+            "p50": round(percentile([t.values[k] for t in turns], 50), 1),
+            "p90": round(percentile([t.values[k] for t in turns], 90), 1),
+        }
+        for k in MEASURES
+    }
+
+
+def peak_memory() -> dict[str, float]:
+    """Peak resident memory of this process (MB) and peak CUDA memory (MB) when on a GPU."""
+    out = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    return info

@@ -1,0 +1,180 @@
+"""Measured turns: a recorded question through the same code `voicechat talk` runs.
+
+Each turn plays the question into the real take recorder as a microphone would (in real
+time, then silence), so the end-of-take rule, the early start at a pause and `run_turn` are
+the ones a person gets. Streaming is that path; the sequential baseline is the same take and
+`run_turn` without the early start and with streaming switched off (whole reply, then whole
+synthesis, then play), as the original demo worked. Both run on the same models, input and
+machine, so their ratio is a fair measure of the streaming gain.
+
+Playback goes to a `TimedSink`, which takes as long as a device would: the figures do not
+depend on having speakers. Every turn starts a fresh session, so each one answers the same
+prompt.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from voicechat.audio.endpoint import FRAME_SAMPLES, end_of_take_frame
+from voicechat.audio.playback import TimedSink
+from voicechat.audio.takes import TakeRecorder
+from voicechat.audio.vad import StreamingVad
+from voicechat.bench.figures import Span, TurnFigures
+from voicechat.bench.replay import ReplayedMicrophone
+from voicechat.config import Config
+from voicechat.conversation import Conversation, Hear
+from voicechat.early_start import EarlyReply, EarlyStart
+from voicechat.errors import UsageError
+from voicechat.llm.base import ChatModel
+from voicechat.session import Session, SessionStore
+from voicechat.tts.base import Synthesizer
+from voicechat.turn import Spoken, TurnListener, TurnResult, run_turn
+from voicechat.types import AudioClip
+
+
+class TimedHearing:
+    """`hear` that notes when each call started and ended (time.monotonic())."""
+
+    def __init__(self, hear: Hear) -> None:
+        self._hear = hear
+        self.started_at = 0.0
+        self.ended_at = 0.0
+
+    def __call__(self, clip: AudioClip) -> str:
+        started = time.monotonic()
+        text = self._hear(clip)
+        self.started_at, self.ended_at = started, time.monotonic()
+        return text
+
+
+def speech_end_sample(question: AudioClip, silence_ms: int) -> int:
+    """Where the question's speech ends (samples), by the rule that ends a take; a
+    recording the rule would never end is a usage error."""
+    vad = StreamingVad()
+    vad.reset()
+    found = end_of_take_frame(vad.feed(question.samples), silence_ms)
+    if found is None:
+        raise UsageError("the recording has no speech followed by enough silence to end a take")
+    return (found[0] + 1) * FRAME_SAMPLES
+
+
+class Bench:
+    """Runs measured turns on loaded models.
+
+    question: the recorded question (16 kHz), with enough silence after it to end a take.
+    hear: the conversation's take transcriber.
+    token_count: tokens in a reply's text, for tokens per second.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        hear: Hear,
+        chat: ChatModel,
+        synthesizer: Synthesizer | None,
+        question: AudioClip,
+        token_count: Callable[[str], int],
+    ) -> None:
+        self.config = config
+        self.hearing = TimedHearing(hear)
+        self.chat = chat
+        self.synthesizer = synthesizer
+        self.question = question
+        self.token_count = token_count
+        self.vad = StreamingVad()
+        self.speech_end = speech_end_sample(question, config.audio.silence_ms)
+        self._store = SessionStore(Path(tempfile.mkdtemp(prefix="voicechat-bench-")))
+        self._turns = 0
+
+    def turn(self, streaming: bool) -> TurnFigures:
+        """One measured turn, the way `talk` runs it (streaming) or the original way."""
+        self._turns += 1
+        conversation = Conversation(
+            self.config.llm,
+            self.chat,
+            self.synthesizer,
+            TimedSink(),
+            self._store,
+            Session(f"turn-{self._turns}"),
+            hear=self.hearing,
+        )
+        listener = TurnListener()
+        mic = ReplayedMicrophone(self.question)
+        audio = self.config.audio
+        recorder = TakeRecorder(mic, self.vad, audio.silence_ms, audio.max_record_s)
+        early = EarlyStart(
+            self.hearing, lambda text, at: EarlyReply(conversation, text, at, listener)
+        )
+        try:
+            take = recorder.record(
+                threading.Event(),
+                threading.Event(),
+                on_pause=early.paused if streaming else None,
+                on_resume=early.resumed if streaming else None,
+            )
+            said = early.take_ended(take) if streaming else Spoken(take.clip, take.ended_at)
+            result = run_turn(conversation, said, listener, streaming=streaming)
+        finally:
+            early.shutdown()
+        if result.reply is None:
+            raise UsageError("the question was heard as no words; give a clearer recording")
+        speech_end_at = mic.time_at(self.speech_end)
+        return self._figures(result, (take.ended_at - speech_end_at) * 1000, speech_end_at)
+
+    def _figures(self, result: TurnResult, eos_ms: float, speech_end_at: float) -> TurnFigures:
+        """Measures from one turn; the turn's timings count from the end of the take, which
+        is `eos_ms` after the end of speech."""
+        assert result.reply is not None
+        t = result.timings
+
+        def at(ms: float | None, default: float = 0.0) -> float:
+            return eos_ms + (default if ms is None else ms)
+
+        reply_start = t.reply_start_ms or 0.0
+        first_token = (t.first_token_ms or reply_start) - reply_start
+        last_token = (t.last_token_ms or reply_start) - reply_start
+        tokens = self.token_count(result.reply.text)
+        first_audio = t.first_audio_ms if t.first_audio_ms is not None else t.turn_ms
+        first_clip = t.first_clip_ms if t.first_clip_ms is not None else first_audio
+        heard_from = (self.hearing.started_at - speech_end_at) * 1000
+        heard_at = (self.hearing.ended_at - speech_end_at) * 1000
+        values = {
+            "end_of_speech_ms": eos_ms,
+            "asr_ms": heard_at - heard_from,
+            "transcript_ready_ms": heard_at,
+            "first_token_ms": first_token,
+            "tokens_per_s": (tokens - 1) / max(1e-3, (last_token - first_token) / 1000),
+            "first_sentence_ms": (t.first_sentence_ms or reply_start) - reply_start,
+            "tts_first_audio_ms": (t.first_clip_ms or 0.0) - (t.first_synth_start_ms or 0.0),
+            "first_audio_ms": at(first_audio),
+            "turn_ms": at(t.turn_ms),
+            "overhead_ms": ((t.first_synth_start_ms or 0.0) - (t.first_sentence_ms or 0.0))
+            + (first_audio - max(first_clip, 0.0)),
+        }
+        timeline = [
+            Span("end of speech", 0.0, eos_ms),
+            Span("speech-to-text", heard_from, heard_at),
+            Span("language model", at(reply_start), at(t.last_token_ms, reply_start)),
+            Span("first synthesis", at(t.first_synth_start_ms), at(t.first_clip_ms)),
+            Span("playback", at(first_audio), at(t.turn_ms)),
+        ]
+        return TurnFigures(values, timeline, result.reply.text)
+
+    def run(
+        self, turns: int, on_turn: Callable[[str, int], None] = lambda mode, i: None
+    ) -> dict[str, list[TurnFigures]]:
+        """A warm-up turn of each kind, then `turns` of each, alternating."""
+        self.turn(streaming=True)
+        self.turn(streaming=False)
+        results: dict[str, list[TurnFigures]] = {"streaming": [], "sequential": []}
+        for i in range(turns):
+            on_turn("streaming", i)
+            results["streaming"].append(self.turn(streaming=True))
+            on_turn("sequential", i)
+            results["sequential"].append(self.turn(streaming=False))
+        return results

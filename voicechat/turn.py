@@ -1,0 +1,179 @@
+"""One voice turn, the only code path every way of talking goes through.
+
+    take or text ─> transcript ─> history fitted to the window ─> reply streamed to
+    sentences, voice and speaker ─> session saved, with the turn's timings
+
+`voicechat ask`, `voicechat talk` (typed and spoken turns, and replies begun at a pause) and
+`voicechat bench` (both its streaming turns and its sequential baseline) all call `run_turn`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from voicechat.conversation import Conversation
+from voicechat.errors import UsageError, VoicechatError
+from voicechat.reply import Reply, ReplyListener
+from voicechat.types import AudioClip
+
+if TYPE_CHECKING:
+    from voicechat.early_start import EarlyReply
+
+
+@dataclass(frozen=True)
+class Typed:
+    """Text sent as a turn. at: time.monotonic() when it was sent."""
+
+    text: str
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """A take to answer.
+
+    ended_at: time.monotonic() when the take ended.
+    transcript: its transcription, already under way (begun at the pause it ended at).
+    early: a reply to it, already begun at that pause and held (see `early_start`).
+    """
+
+    clip: AudioClip
+    ended_at: float
+    transcript: concurrent.futures.Future[str] | None = None
+    early: EarlyReply | None = None
+
+
+@dataclass
+class TurnListener(ReplyListener):
+    """What a turn shows beyond its reply: transcribing, then what was said."""
+
+    on_transcribing: Callable[[], None] = lambda: None
+    on_said: Callable[[str], None] = lambda _: None
+
+
+@dataclass(frozen=True)
+class TurnTimings:
+    """Milliseconds from the end of the take (or from when text was sent); None where the
+    stage never happened. Negative: before the take ended (a reply begun at a pause).
+
+    stt_ms: until the transcript was ready (0 when it was ready as the take ended).
+    reply_start_ms: when the reply started.
+    first_audio_ms: when the first sound played. turn_ms: when the turn was over.
+    """
+
+    stt_ms: float | None = None
+    reply_start_ms: float | None = None
+    first_token_ms: float | None = None
+    last_token_ms: float | None = None
+    first_sentence_ms: float | None = None
+    first_synth_start_ms: float | None = None
+    first_clip_ms: float | None = None
+    first_audio_ms: float | None = None
+    turn_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, float | None]:
+        """Rounded to the millisecond, for JSON and session files."""
+        return {k: (None if v is None else round(v)) for k, v in asdict(self).items()}
+
+    @staticmethod
+    def of(
+        reply: Reply, start: float, stt_ms: float | None, released_at: float | None = None
+    ) -> TurnTimings:
+        """A finished reply's timings counted from `start` (time.monotonic()).
+
+        released_at: when a held reply was let play; nothing was heard before it.
+        """
+        t = reply.timings
+        offset = (t.started_at - start) * 1000
+
+        def since_start(ms: float | None) -> float | None:
+            return None if ms is None else offset + ms
+
+        first_audio = since_start(t.first_audio_ms)
+        if first_audio is not None and released_at is not None:
+            first_audio = max(first_audio, (released_at - start) * 1000)
+        return TurnTimings(
+            stt_ms=stt_ms,
+            reply_start_ms=offset,
+            first_token_ms=since_start(t.first_token_ms),
+            last_token_ms=since_start(t.last_token_ms),
+            first_sentence_ms=since_start(t.first_sentence_ms),
+            first_synth_start_ms=since_start(t.first_synth_start_ms),
+            first_clip_ms=since_start(t.first_clip_ms),
+            first_audio_ms=first_audio,
+            turn_ms=(time.monotonic() - start) * 1000,
+        )
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """How a turn ended. said: what was said or typed ("" for a take with no words in it,
+    and then reply is None)."""
+
+    said: str
+    reply: Reply | None
+    timings: TurnTimings
+
+
+def run_turn(
+    conversation: Conversation,
+    said: Typed | Spoken,
+    listener: TurnListener,
+    keep_audio: bool = False,
+    streaming: bool = True,
+) -> TurnResult:
+    """Answer one take or text: transcribe, save the question, reply, save the reply.
+
+    An interrupted reply is saved as far as it got; a failed one is saved with its error and
+    the error raised. streaming: False writes the whole reply before speaking it (bench's
+    sequential baseline).
+    """
+    if isinstance(said, Typed):
+        start, text, stt_ms = said.at, said.text, None
+    else:
+        start = said.ended_at
+        text, stt_ms = _transcript(conversation, said, listener)
+        if not text:
+            if said.early is not None:
+                said.early.abandon()
+            return TurnResult("", None, TurnTimings(stt_ms=stt_ms, turn_ms=stt_ms or 0.0))
+    listener.on_said(text)
+    early = said.early if isinstance(said, Spoken) else None
+    messages = None if early is not None else conversation.prompt(text)
+    conversation.save_question(text)
+    released_at = None
+    try:
+        if early is not None:
+            released_at = early.release()
+            reply = early.result()
+        else:
+            assert messages is not None
+            pipeline = conversation.reply(listener, keep_audio=keep_audio, streaming=streaming)
+            reply = pipeline.run(messages, conversation.options)
+    except VoicechatError as e:
+        conversation.save_failure(str(e))
+        raise
+    timings = TurnTimings.of(reply, start, stt_ms, released_at)
+    conversation.save_reply(reply, timings.as_dict())
+    return TurnResult(text, reply, timings)
+
+
+def _transcript(
+    conversation: Conversation, said: Spoken, listener: TurnListener
+) -> tuple[str, float]:
+    """The take's text and the ms from the end of the take until it was there."""
+    if said.early is not None:
+        return said.early.text, 0.0
+    if said.transcript is None and conversation.hear is None:
+        raise UsageError("this conversation takes text only")
+    listener.on_transcribing()
+    if said.transcript is not None:
+        text = said.transcript.result()
+    else:
+        assert conversation.hear is not None
+        text = conversation.hear(said.clip)
+    return text, (time.monotonic() - said.ended_at) * 1000
