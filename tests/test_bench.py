@@ -91,10 +91,13 @@ def test_random_weights_go_through_the_real_loader_and_follow_the_config(
     tmp_path: Path,
 ) -> None:
     """A Phi-3-mini-shaped checkpoint (one layer, for speed) is loaded as a user's model is,
-    through the transformers engine with its dtype, kept cache and stop tokens."""
+    through the transformers engine with its dtype, kept cache and stop tokens, and the
+    settings apply: with llm.compile the report names a compiled model."""
     config = tmp_path / "random.toml"
     config.write_text(
-        '[asr]\nmodel = "tiny.en"\ndevice = "cpu"\n[llm]\ndevice = "cpu"\n[tts]\nengine = "piper"\n'
+        '[asr]\nmodel = "tiny.en"\ndevice = "cpu"\n'
+        '[llm]\ndevice = "cpu"\ncompile = true\n'
+        '[tts]\nengine = "piper"\n'
     )
     result = run_cli(
         "--config", str(config), "bench", "--random-weights", "--random-layers", "1",
@@ -104,6 +107,7 @@ def test_random_weights_go_through_the_real_loader_and_follow_the_config(
     report = json.loads(result.stdout)
     assert report["random_weights"] is True
     assert "phi3-mini-4k-1-layers (random weights)" in report["engines"]["llm"]
+    assert "compiled" in report["engines"]["llm"], "llm.compile reached the bench's model"
     assert "whisper-tiny.en.pt" in report["engines"]["asr"]
     assert report["reply"] == FIXED_REPLY
     for mode in ("streaming", "sequential"):

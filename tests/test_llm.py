@@ -75,6 +75,46 @@ def test_each_turn_processes_only_the_new_message(local_model: TransformersChatM
     assert 0 < local_model.cached_prompt_tokens < local_model.count_tokens(again) - 5
 
 
+def test_compiled_decoding_writes_what_eager_does_turn_after_turn_with_the_cache_kept(
+    local_model: TransformersChatModel, tiny_phi3: Path
+) -> None:
+    """llm.compile: a static cache of the whole window, kept between turns, and a compiled
+    decoding step that is compiled once (by the first reply) and never again."""
+    import torch._dynamo
+
+    compiled = TransformersChatModel(LlmConfig(model=str(tiny_phi3), device="cpu", compile=True))
+    assert compiled.compiled
+    torch._dynamo.reset()
+    list(compiled.stream([Message("user", "Hello")], GREEDY, threading.Event()))  # the warm-up
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert graphs >= 1, "the decoding step was compiled"
+    conversation = [Message("system", str(SYSTEM_PROMPTS[1]))]
+    for question in ("What colour is the sky?", "How many legs does a spider have?", QUESTION):
+        conversation.append(Message("user", question))
+        eager = "".join(local_model.stream(conversation, GREEDY, threading.Event()))
+        fast = "".join(compiled.stream(conversation, GREEDY, threading.Event()))
+        assert fast == eager
+        if len(conversation) <= 4:  # the tiny model learnt conversations of two turns
+            assert fast.strip() == ANSWERS[question]
+        if len(conversation) > 2:
+            assert compiled.cached_prompt_tokens > 20, "the history came from the kept cache"
+        conversation.append(Message("assistant", fast.strip()))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs, "no recompile"
+
+
+def test_compile_with_bitsandbytes_or_without_a_compiler_is_one_clear_line(
+    tiny_phi3: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicechat.errors import DeviceError
+    from voicechat.llm.transformers import _compile_decoding
+
+    with pytest.raises(DeviceError, match="bitsandbytes"):
+        _compile_decoding(object(), "cuda", "4bit")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(DeviceError, match="C compiler"):
+        TransformersChatModel(LlmConfig(model=str(tiny_phi3), device="cpu", compile=True))
+
+
 def test_cancel_stops_generation(local_model: TransformersChatModel) -> None:
     cancel = threading.Event()
     pieces = []
@@ -103,11 +143,12 @@ def test_dtype_auto(requested: str, device: str, bf16: bool, expected: str) -> N
     assert resolve_dtype(requested, device, bf16) == expected
 
 
-def test_quantization_on_the_cpu_is_a_clear_error(tiny_phi3: Path) -> None:
+@pytest.mark.parametrize("kind", ["int4", "4bit", "8bit"])
+def test_quantization_on_the_cpu_is_a_clear_error(tiny_phi3: Path, kind: str) -> None:
     from voicechat.errors import DeviceError
 
-    with pytest.raises(DeviceError, match=r"needs a CUDA GPU"):
-        TransformersChatModel(LlmConfig(model=str(tiny_phi3), device="cpu", quantization="4bit"))
+    with pytest.raises(DeviceError, match=rf"llm.quantization = '{kind}' needs a CUDA GPU"):
+        TransformersChatModel(LlmConfig(model=str(tiny_phi3), device="cpu", quantization=kind))
 
 
 def test_missing_local_model_and_offline_hub_name(tmp_path: Path) -> None:

@@ -81,9 +81,13 @@ class LlmConfig:
         choices=("auto", "float32", "float16", "bfloat16"),
     )
     quantization: str = _key(
-        "none", "4bit / 8bit through bitsandbytes (CUDA only)", choices=("none", "4bit", "8bit")
+        "none",
+        "CUDA only: int4 through torchao (compiles), 4bit / 8bit through bitsandbytes",
+        choices=("none", "int4", "4bit", "8bit"),
     )
-    compile: bool = _key(False, "static KV cache + torch.compile: faster tokens after a slow start")
+    compile: bool = _key(
+        False, "compile the decoding step (static KV cache), paid once at start-up"
+    )
     max_new_tokens: int = _key(256, "longest reply, in tokens", minimum=1, maximum=4096)
     temperature: float = _key(0.7, "sampling temperature; 0 = greedy", minimum=0.0, maximum=2.0)
     system_prompt: str = _key(DEFAULT_SYSTEM_PROMPT, "instructions sent before every conversation")

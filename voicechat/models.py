@@ -60,7 +60,9 @@ def load_models(
 ) -> Models:
     """Load and warm up the configured engines of `stages` in parallel.
 
-    on_status(stage, state): stage is one of STAGES, state "loading", "warming up" or "ready".
+    on_status(stage, state): stage is one of STAGES, state "loading", "warming up" (for a
+    compiled language model, "compiling (once)…": the compile is paid here, not in a turn)
+    or "ready".
     on_notice: for notices from the voice (an Edge fallback found while warming up).
     warm_up: run each once first (for a conversation; a single turn gains nothing from it).
     """
@@ -90,7 +92,8 @@ def load_models(
         finally:
             llm_built.set()
         if warm_up:
-            on_status("language model", "warming up")
+            compiling = config.llm.engine == "transformers" and config.llm.compile
+            on_status("language model", "compiling (once)…" if compiling else "warming up")
             _warm_chat(chat)
         on_status("language model", "ready")
         return chat

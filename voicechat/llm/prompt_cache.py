@@ -8,12 +8,16 @@ cutting it back to the part the new prompt shares with it leaves only the new me
 
 The new message itself is never taken from the cache, so asking the same question twice costs
 the same both times (and a benchmark that repeats one question measures a real turn).
+
+With a compiled decoding step the cache is a `StaticCache` of fixed length: the same object
+(and the same tensors, which a captured CUDA graph addresses) serves every turn, cut back to
+the shared prefix by moving its length, never reallocated.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -38,13 +42,15 @@ def cache_argument() -> str:
 class PromptCache:
     """The keys and values of the tokens of the last generation, for the next one.
 
+    make_cache: builds an empty cache; None for a `DynamicCache`, which grows as needed.
     Hold `lock` from `prepare` until `keep` (or `drop`): the cache is changed in place.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, make_cache: Callable[[], Any] | None = None) -> None:
         self.lock = threading.Lock()
         self.reused_tokens = 0
         """Prompt tokens the last `prepare` took from the cache."""
+        self._make_cache = make_cache
         self._cache: Any = None
         self._tokens: list[int] = []
         self._argument = cache_argument()
@@ -56,23 +62,31 @@ class PromptCache:
         new message; only those are taken from the cache. The model always runs over at
         least one prompt token.
         """
-        from transformers import DynamicCache
-
         reuse = min(
             common_prefix(self._tokens, prompt), history_tokens, len(prompt) - 1, len(self._tokens)
         )
-        if self._cache is None or reuse <= 0:
-            self._cache, self._tokens, self.reused_tokens = DynamicCache(), [], 0
+        if self._cache is None or (reuse <= 0 and self._make_cache is None):
+            self._cache, self._tokens, self.reused_tokens = self._new_cache(), [], 0
         else:
-            self._cache.crop(reuse - self._cache.get_seq_length())  # negative: tokens to remove
+            reuse = max(reuse, 0)
+            cached = int(self._cache.get_seq_length())
+            if cached > reuse:
+                self._cache.crop(reuse - cached)  # negative: tokens to remove
             self._tokens = self._tokens[:reuse]
             self.reused_tokens = reuse
         return {self._argument: self._cache}
 
+    def _new_cache(self) -> Any:
+        if self._make_cache is not None:
+            return self._make_cache()
+        from transformers import DynamicCache
+
+        return DynamicCache()
+
     def keep(self, sequence: Sequence[int]) -> None:
         """After `generate()`: `sequence` is the prompt and what was generated. The cache
         holds all of it but the last token, which the model never ran over."""
-        self._tokens = list(sequence[: self._cache.get_seq_length()])
+        self._tokens = list(sequence[: int(self._cache.get_seq_length())])
 
     def drop(self) -> None:
         """Forget everything (after a failed generation the cache may be half written)."""

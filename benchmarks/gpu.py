@@ -1,0 +1,239 @@
+"""The GPU figures in one run: decode speed per precision, and the whole voice turn.
+
+    python benchmarks/gpu.py [--out DIR] [--device cuda|cpu] [--layers N] [--skip-bench]
+
+Runs on a bare machine with an NVIDIA GPU, torch and voicechat installed (benchmarks/gpu.sh
+installs what is missing from carried wheels). Every model is a random-weight checkpoint of
+the real shape (Phi-3-mini-4k; Whisper small.en) loaded through voicechat's own loaders, so
+each figure is the code path a user gets. It measures:
+
+1. the language model alone, bf16 eager, bf16 compiled, torchao int4 compiled and
+   bitsandbytes 4-bit (each where its package is installed): the warm-up (with the compile),
+   then a five-turn conversation with the attention cache kept, giving decode tokens per
+   second, the first token of each turn, the slowest turn against the median, and peak CUDA
+   memory;
+2. `voicechat bench --random-weights` with openai-whisper small.en, bf16 compiled and int4
+   compiled: end of speech to first audio, streaming against sequential, and the whole
+   stack's peak CUDA memory.
+
+It writes gpu.json and gpu.md into --out. `--device cpu --layers 2` runs the same steps on a
+CPU in a few minutes, as a check that the script works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+QUESTIONS = (
+    "What is the capital of France?",
+    "And how many people live there?",
+    "What is it best known for?",
+    "When is the best time to visit it?",
+    "Which museum should I see first?",
+)
+
+
+def variants(device: str) -> dict[str, dict[str, Any]]:
+    """The language-model settings to compare, those whose packages are installed."""
+    out: dict[str, dict[str, Any]] = {
+        "bf16 eager": {"dtype": "bfloat16"},
+        "bf16 compiled": {"dtype": "bfloat16", "compile": True},
+    }
+    if device == "cuda" and importlib.util.find_spec("torchao"):
+        out["int4 compiled (torchao)"] = {"quantization": "int4", "compile": True}
+    if device == "cuda" and importlib.util.find_spec("bitsandbytes"):
+        out["4-bit eager (bitsandbytes)"] = {"quantization": "4bit"}
+    return out
+
+
+def decode_figures(
+    folder: Path, device: str, settings: dict[str, Any], tokens: int
+) -> dict[str, Any]:
+    """Load, warm up, and run a kept-cache conversation; the figures of one variant."""
+    import torch
+
+    from voicechat.config import LlmConfig
+    from voicechat.engines import create_chat_model
+    from voicechat.llm.base import GenerationOptions
+    from voicechat.types import Message
+
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    model = create_chat_model(LlmConfig(model=str(folder), device=device, **settings))
+    loaded_s = time.perf_counter() - start
+    start = time.perf_counter()
+    warm = GenerationOptions(max_new_tokens=2, temperature=0.0)
+    list(model.stream([Message("user", "Hello")], warm, threading.Event()))
+    warm_s = time.perf_counter() - start
+    options = GenerationOptions(max_new_tokens=tokens, temperature=0.0)
+    conversation = [Message("system", "You are a helpful voice assistant.")]
+    turns = []
+    for question in QUESTIONS:
+        conversation.append(Message("user", question))
+        start = time.perf_counter()
+        stamps = []
+        pieces = []
+        for piece in model.stream(conversation, options, threading.Event()):
+            stamps.append(time.perf_counter() - start)
+            pieces.append(piece)
+        decode_s = stamps[-1] - stamps[0]
+        turns.append(
+            {
+                "first_token_ms": round(stamps[0] * 1000, 1),
+                "tokens_per_s": round((tokens - 1) / max(decode_s, 1e-6), 1),
+                "turn_ms": round((time.perf_counter() - start) * 1000, 1),
+                "cached_prompt_tokens": getattr(model, "cached_prompt_tokens", 0),
+            }
+        )
+        conversation.append(Message("assistant", "".join(pieces).strip()))
+    median_turn = statistics.median(t["turn_ms"] for t in turns)
+    figures = {
+        "load_s": round(loaded_s, 1),
+        "warm_up_s": round(warm_s, 1),
+        "tokens_per_s_p50": statistics.median(t["tokens_per_s"] for t in turns),
+        "first_token_ms_turn5": turns[-1]["first_token_ms"],
+        "slowest_turn_over_median": round(max(t["turn_ms"] for t in turns) / median_turn, 2),
+        "turns": turns,
+    }
+    if device == "cuda":
+        figures["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    del model
+    return figures
+
+
+def bench_figures(device: str, layers: int, settings: dict[str, Any], turns: int) -> dict[str, Any]:
+    """`voicechat bench --random-weights` in a fresh process, with these [llm] settings."""
+    llm = "".join(
+        f"{key} = {json.dumps(value)}\n" for key, value in {"device": device, **settings}.items()
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "bench.toml"
+        config.write_text(
+            f'[asr]\nmodel = "small.en"\ndevice = "{device}"\n[llm]\n{llm}[tts]\nengine = "piper"\n'
+        )
+        command = [
+            sys.executable, "-m", "voicechat", "--config", str(config), "bench",
+            "--random-weights", "--random-layers", str(layers), "--turns", str(turns), "--json",
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+    report = json.loads(done.stdout)
+    return {
+        "first_audio_ms_p50": report["streaming"]["first_audio_ms"]["p50"],
+        "sequential_first_audio_ms_p50": report["sequential"]["first_audio_ms"]["p50"],
+        "end_of_speech_ms_p50": report["streaming"]["end_of_speech_ms"]["p50"],
+        "tokens_per_s_p50": report["streaming"]["tokens_per_s"]["p50"],
+        "first_audio_ratio": report["first_audio_ratio"],
+        "memory": report["memory"],
+        "engines": report["engines"],
+    }
+
+
+def _table(header: list[str], rows: dict[str, dict[str, Any]], cells: Any) -> list[str]:
+    """A markdown table: one row per variant, `cells(figures)` giving its cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for name, f in rows.items():
+        row = [f["error"]] + [""] * (len(header) - 2) if "error" in f else cells(f)
+        lines.append("| " + " | ".join([name, *map(str, row)]) + " |")
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The figures as markdown tables."""
+    where = results["machine"].get("gpu", results["machine"]["cpu"])
+    lines = [
+        f"Measured on {where}, Phi-3-mini-4k shape with {results['layers']} layers, random "
+        f"weights, {results['tokens']} tokens per reply, p50 over five turns.",
+        "",
+        *_table(
+            ["language model", "load s", "warm-up s", "tokens/s", "first token, turn 5",
+             "slowest turn / median", "peak CUDA MB"],
+            results["decode"],
+            lambda f: [f["load_s"], f["warm_up_s"], f["tokens_per_s_p50"],
+                       f"{f['first_token_ms_turn5']} ms", f["slowest_turn_over_median"],
+                       f.get("peak_cuda_mb", "-")],
+        ),
+    ]  # fmt: skip
+    if results["bench"]:
+        lines += [
+            "",
+            *_table(
+                ["voicechat bench", "end of speech → first audio", "sequential", "ratio",
+                 "end-of-speech wait", "tokens/s", "peak CUDA MB"],
+                results["bench"],
+                lambda f: [f"{f['first_audio_ms_p50']} ms",
+                           f"{f['sequential_first_audio_ms_p50']} ms", f["first_audio_ratio"],
+                           f"{f['end_of_speech_ms_p50']} ms", f["tokens_per_s_p50"],
+                           f["memory"].get("peak_cuda_mb", "-")],
+            ),
+        ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("gpu-figures"))
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--layers", type=int, default=32, help="Phi-3 layers (32 = the real one)")
+    parser.add_argument("--tokens", type=int, default=64, help="tokens per reply")
+    parser.add_argument("--turns", type=int, default=3, help="bench turns of each kind")
+    parser.add_argument("--skip-bench", action="store_true")
+    args = parser.parse_args()
+
+    from voicechat.bench.figures import machine
+    from voicechat.bench.random_weights import random_phi3
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    folder = random_phi3(args.layers)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "layers": args.layers,
+        "tokens": args.tokens,
+        "decode": {},
+        "bench": {},
+    }
+
+    def save() -> None:  # after every step, so a late failure loses nothing
+        results["machine"] = machine()
+        (args.out / "gpu.json").write_text(json.dumps(results, indent=2) + "\n")
+        (args.out / "gpu.md").write_text(markdown(results))
+
+    for name, settings in variants(args.device).items():
+        print(f"== {name}", flush=True)
+        try:
+            results["decode"][name] = decode_figures(folder, args.device, settings, args.tokens)
+        except Exception as e:  # one variant failing must not lose the others
+            results["decode"][name] = {"error": f"{type(e).__name__}: {e}"[:200]}
+        print(json.dumps(results["decode"][name])[:400], flush=True)
+        save()
+    if not args.skip_bench:
+        bench_variants = {"bf16 compiled": {"dtype": "bfloat16", "compile": True}}
+        if args.device == "cuda" and importlib.util.find_spec("torchao"):
+            bench_variants["int4 compiled (torchao)"] = {"quantization": "int4", "compile": True}
+        for name, settings in bench_variants.items():
+            print(f"== bench, {name}", flush=True)
+            results["bench"][name] = bench_figures(args.device, args.layers, settings, args.turns)
+            print(json.dumps(results["bench"][name])[:400], flush=True)
+            save()
+    save()
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
