@@ -21,6 +21,7 @@ from tests.support.paced_model import PacedChatModel
 from voicechat.audio.playback import TimedSink
 from voicechat.llm.base import GenerationOptions
 from voicechat.reply import FIRST_CLAUSE_WORDS, ReplyListener, SpokenReply
+from voicechat.tts.base import synthesize
 from voicechat.tts.piper import PiperSynthesizer
 from voicechat.types import Message
 
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     voice = PiperSynthesizer()
-    voice.synthesize("Warming up.")
+    synthesize(voice, "Warming up.")
     print("words/s  whole first sentence  first clause  ratio")
     for rate in args.words_per_s:
         writer = PacedChatModel(REPLY, delay_s=1 / rate)

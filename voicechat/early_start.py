@@ -90,6 +90,10 @@ class _GatedSink:
         self._gate.decided.wait()
         return self._gate.opened and self._inner.play(clip, cancel)
 
+    def wait(self, cancel: threading.Event | None = None) -> None:
+        if self._gate.opened:
+            self._inner.wait(cancel)
+
     def stop(self) -> None:
         if self._gate.opened:
             self._inner.stop()

@@ -17,7 +17,7 @@ from voicechat.asr.longform import TakeTranscriber
 from voicechat.audio.vad import VoiceActivityDetector
 from voicechat.config import Config
 from voicechat.llm.base import ChatModel, GenerationOptions
-from voicechat.tts.base import Synthesizer
+from voicechat.tts.base import Synthesizer, synthesize
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Message
 
 STAGES = ("speech-to-text", "language model", "voice")
@@ -103,7 +103,7 @@ def load_models(
         synthesizer = create_synthesizer(config.tts, on_notice)
         if synthesizer is not None and warm_up:
             on_status("voice", "warming up")
-            synthesizer.synthesize("Ready.")
+            synthesize(synthesizer, "Ready.")
         on_status("voice", "ready")
         return synthesizer
 

@@ -1,15 +1,16 @@
 """One reply: language model -> sentences -> text-to-speech -> speaker, all at once.
 
     main thread      model.stream() ──pieces──> SentenceSplitter ──sentences──┐
-    tts worker       synthesize(sentence) <────────────────────────────────────┘ ──clips──┐
-    playback worker  speaker.play(clip), in order <────────────────────────────────────────┘
+    tts worker       voice.stream(sentence) <──────────────────────────────────┘ ──pieces──┐
+    playback worker  speaker.play(piece), back to back <────────────────────────────────────┘
 
 Streaming (the default): the first sentence (its first clause, when it has one of at least
 FIRST_CLAUSE_WORDS words) is spoken while the model is still writing the rest, and the next
-sentence is synthesised while the current one plays. Not streaming (the way the original
-demo worked, kept as bench's baseline): the whole reply is written, then synthesised as one
-piece, then played. Cancelling (Ctrl-C, barge-in) stops generation and playback at once;
-what was written so far is returned, marked interrupted.
+sentence is synthesised while the current one plays; a voice that streams (Edge) is heard
+from its first piece, before the rest of its sentence has arrived. Not streaming (the way the
+original demo worked, kept as bench's baseline): the whole reply is written, then
+synthesised as one piece, then played. Cancelling (Ctrl-C, barge-in) stops generation and
+playback at once; what was written so far is returned, marked interrupted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from voicechat.audio.playback import AudioSink
 from voicechat.errors import SpeakerUnavailable, SynthesisUnavailable
 from voicechat.llm.base import ChatModel, GenerationOptions
 from voicechat.llm.sentences import SentenceSplitter
-from voicechat.tts.base import Synthesizer
+from voicechat.tts.base import Synthesizer, synthesize
 from voicechat.types import AudioClip, Message
 
 log = logging.getLogger(__name__)
@@ -216,15 +217,23 @@ class SpokenReply:
                 if timings.first_synth_start_ms is None:
                     timings.first_synth_start_ms = timings.now_ms()
                 try:
-                    clip = synthesizer.synthesize(sentence)
-                    if timings.first_clip_ms is None:
-                        timings.first_clip_ms = timings.now_ms()
+                    # Not streaming, the sentence (the whole reply) is voiced before any of it
+                    # plays, as the original demo did.
+                    pieces = (
+                        synthesizer.stream(sentence)
+                        if self.streaming
+                        else iter([synthesize(synthesizer, sentence)])
+                    )
+                    for piece in pieces:
+                        if timings.first_clip_ms is None:
+                            timings.first_clip_ms = timings.now_ms()
+                        reply.tts_engine = synthesizer.engine
+                        clips.put(piece)  # waits while the piece before it plays
+                        if self.cancel.is_set():
+                            break
                 except SynthesisUnavailable as e:
                     self.listener.on_notice(f"{e}; the rest of the reply is not spoken")
                     synthesizer = None
-                    continue
-                reply.tts_engine = synthesizer.engine
-                clips.put(clip)  # waits while the previous clip plays
         except Exception as e:  # a voice failing must not lose the reply
             log.debug("text-to-speech failed", exc_info=True)
             self.listener.on_notice(f"speech stopped: {e}")
@@ -251,3 +260,5 @@ class SpokenReply:
             except SpeakerUnavailable as e:
                 self.listener.on_notice(f"{e}; the reply is shown but not heard")
                 speaker = None
+        if speaker is not None and not self.cancel.is_set():
+            speaker.wait(self.cancel)  # the last piece plays out

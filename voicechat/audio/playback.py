@@ -18,13 +18,22 @@ MIXER_RATE = 24_000
 """Hz; Edge voices' own rate. Piper's 22,050 Hz is resampled."""
 POLL_S = 0.005
 """Seconds between checks for the end of a clip or a stop request."""
+LEAD_S = 0.05
+"""`play` returns this long before its clip ends, so the next one is queued behind it and
+follows without a gap."""
 
 
 class AudioSink(Protocol):
-    """Where replies are played: the speakers, or a timed sink in benchmarks."""
+    """Where replies are played: the speakers, or a timed sink in benchmarks. Clips play
+    back to back, without gaps, in the order given."""
 
     def play(self, clip: AudioClip, cancel: threading.Event | None = None) -> bool:
-        """Play `clip` to the end (blocking); False if cut short."""
+        """Play `clip` right after what is playing; return when it has about LEAD_S left
+        (so the next can follow it), or False if cut short."""
+        ...
+
+    def wait(self, cancel: threading.Event | None = None) -> None:
+        """Block until everything given to `play` has been heard (or `cancel`, or `stop`)."""
         ...
 
     def stop(self) -> None:
@@ -39,20 +48,33 @@ class AudioSink(Protocol):
 class TimedSink:
     """A sink that takes as long as a real device would to play each clip, and plays nothing.
 
-    For benchmarks on machines without speakers; `played` records (start s, clip) pairs.
+    For benchmarks on machines without speakers; `played` records (start, clip) pairs, the
+    start in time.monotonic().
     """
 
     def __init__(self) -> None:
         self.played: list[tuple[float, AudioClip]] = []
         self._stop = threading.Event()
+        self._busy_until = 0.0
 
     def play(self, clip: AudioClip, cancel: threading.Event | None = None) -> bool:
-        """Wait for the clip's duration (or a stop)."""
+        """Start the clip when the one before it ends; return LEAD_S before its own end."""
         self._stop.clear()
-        self.played.append((time.monotonic(), clip))
-        deadline = time.monotonic() + clip.duration
+        start = max(time.monotonic(), self._busy_until)
+        if not self._sleep_until(start, cancel):
+            return False
+        self.played.append((start, clip))
+        self._busy_until = start + clip.duration
+        return self._sleep_until(self._busy_until - LEAD_S, cancel)
+
+    def wait(self, cancel: threading.Event | None = None) -> None:
+        """Until the last clip has been 'heard'."""
+        self._sleep_until(self._busy_until, cancel)
+
+    def _sleep_until(self, deadline: float, cancel: threading.Event | None) -> bool:
         while time.monotonic() < deadline:
             if self._stop.is_set() or (cancel is not None and cancel.is_set()):
+                self._busy_until = 0.0
                 return False
             time.sleep(POLL_S)
         return True
@@ -101,6 +123,7 @@ class Speaker:
         self._channels = 1
         self._rate = MIXER_RATE
         self._stop = threading.Event()
+        self._channel: Any = None
 
     def _open(self) -> Any:
         if self._mixer is not None:
@@ -125,7 +148,8 @@ class Speaker:
         return self._mixer
 
     def play(self, clip: AudioClip, cancel: threading.Event | None = None) -> bool:
-        """Play `clip` to the end; False if `cancel` or `stop()` cut it short."""
+        """Queue `clip` behind the clip playing (pygame starts it the moment that one ends)
+        and return when it has LEAD_S left; False if `cancel` or `stop()` cut it short."""
         import numpy as np
         import soxr
 
@@ -138,13 +162,36 @@ class Speaker:
             pcm = np.repeat(pcm[:, None], self._channels, axis=1)
         sound = mixer.Sound(buffer=np.ascontiguousarray(pcm).tobytes())
         self._stop.clear()
-        channel = sound.play()
-        while channel is not None and channel.get_busy():
-            if self._stop.is_set() or (cancel is not None and cancel.is_set()):
-                channel.stop()
+        channel = self._channel
+        if channel is not None and channel.get_busy():
+            channel.queue(sound)
+            while channel.get_queue() is not None:  # the clip before it still plays
+                if self._stopped(cancel):
+                    return False
+                time.sleep(POLL_S)
+        else:
+            channel = self._channel = sound.play()
+        ends = time.monotonic() + sound.get_length()
+        while time.monotonic() < ends - LEAD_S and channel is not None and channel.get_busy():
+            if self._stopped(cancel):
                 return False
             time.sleep(POLL_S)
         return True
+
+    def wait(self, cancel: threading.Event | None = None) -> None:
+        """Until the last clip has played out."""
+        while self._channel is not None and self._channel.get_busy():
+            if self._stopped(cancel):
+                return
+            time.sleep(POLL_S)
+
+    def _stopped(self, cancel: threading.Event | None) -> bool:
+        """Stop playing (and drop what is queued) when asked to."""
+        if self._stop.is_set() or (cancel is not None and cancel.is_set()):
+            if self._channel is not None:
+                self._channel.stop()
+            return True
+        return False
 
     def stop(self) -> None:
         """Stop the clip playing now (from any thread)."""
@@ -155,3 +202,4 @@ class Speaker:
         if self._mixer is not None:
             self._mixer.quit()
             self._mixer = None
+            self._channel = None

@@ -55,7 +55,8 @@ def ask(
     with lock:
         speak = not no_speak or save_audio is not None
         stages = ("language model", "voice") if speak else ("language model",)
-        models = load_models(config, stages, warm_up=False)  # one turn: nothing to warm for
+        # One turn gains nothing from a warm-up, except that a compile is then paid up front.
+        models = load_models(config, stages, warm_up=config.llm.compile)
         speaker = (
             Speaker(config.audio.output_device) if models.synthesizer and not no_speak else None
         )

@@ -162,9 +162,10 @@ def _spoken_question() -> Any:
     """The default question, spoken by the offline voice and resampled to 16 kHz."""
     import soxr
 
+    from voicechat.tts.base import synthesize
     from voicechat.tts.piper import PiperSynthesizer
     from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
-    spoken = PiperSynthesizer().synthesize(QUESTION)
+    spoken = synthesize(PiperSynthesizer(), QUESTION)
     samples = soxr.resample(spoken.samples, spoken.sample_rate, WHISPER_SAMPLE_RATE)
     return AudioClip(samples.astype("float32"), WHISPER_SAMPLE_RATE)

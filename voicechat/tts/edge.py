@@ -1,31 +1,29 @@
 """Microsoft Edge's online voices through the edge-tts Python API (never a shell command).
 
-asyncio stays inside this adapter: each sentence runs its own short event loop in the
-calling (text-to-speech worker) thread. The MP3 chunks are decoded by libsndfile.
+A sentence's MP3 arrives in many small messages; each is decoded as it arrives by one
+continuous decoder (`Mp3Stream`), so the first sound plays once the first message is in,
+not after the service has sent the whole sentence. asyncio stays inside this adapter: each
+sentence runs its own short event loop in the calling (text-to-speech worker) thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import logging
+import time
+from collections.abc import AsyncGenerator, Iterator
 
+from voicechat.audio.mp3_stream import Mp3Stream
 from voicechat.config import TtsConfig
 from voicechat.errors import SynthesisUnavailable
 from voicechat.types import AudioClip
+
+log = logging.getLogger(__name__)
 
 FIRST_AUDIO_TIMEOUT_S = 3.0
 """Seconds to wait for the service's first audio before falling back."""
 SENTENCE_TIMEOUT_S = 20.0
 """Seconds one sentence may take in all."""
-
-
-def decode_mp3(data: bytes) -> AudioClip:
-    """MP3 bytes to a mono float32 clip at the stream's own rate."""
-    import numpy as np
-    import soundfile as sf
-
-    samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    return AudioClip(samples=np.ascontiguousarray(samples.mean(axis=1)), sample_rate=int(rate))
 
 
 class EdgeSynthesizer:
@@ -41,26 +39,41 @@ class EdgeSynthesizer:
         self.rate = tts.rate
         self.proxy = tts.proxy or None
 
-    def synthesize(self, text: str) -> AudioClip:
-        """Fetch `text` from the service; every network or service failure is one reason."""
-        import aiohttp
-        import edge_tts.exceptions
-
+    def stream(self, text: str) -> Iterator[AudioClip]:
+        """Speak `text`, each piece as soon as it is decoded. A failure before the first
+        audio (or no audio in FIRST_AUDIO_TIMEOUT_S) raises SynthesisUnavailable; one after
+        it ends the sentence there."""
+        loop = asyncio.new_event_loop()
+        messages = self._fetch(text)
+        decoder = Mp3Stream()
+        start = time.monotonic()
+        heard = False
         try:
-            data = asyncio.run(asyncio.wait_for(self._fetch(text), SENTENCE_TIMEOUT_S))
-        except TimeoutError:
-            raise SynthesisUnavailable("Edge TTS timed out") from None
-        except aiohttp.ClientResponseError as e:
-            raise SynthesisUnavailable(f"Edge TTS refused the request ({e.status})") from None
-        except (aiohttp.ClientError, OSError) as e:
-            raise SynthesisUnavailable(f"Edge TTS is unreachable ({type(e).__name__})") from None
-        except edge_tts.exceptions.NoAudioReceived:
-            raise SynthesisUnavailable("Edge TTS sent no audio") from None
-        except edge_tts.exceptions.EdgeTTSException as e:
-            raise SynthesisUnavailable(f"Edge TTS failed ({type(e).__name__})") from None
-        return decode_mp3(data)
+            while True:
+                limit = FIRST_AUDIO_TIMEOUT_S if not heard else SENTENCE_TIMEOUT_S
+                left = limit - (time.monotonic() - start)
+                try:
+                    data = loop.run_until_complete(asyncio.wait_for(anext(messages), left))
+                except StopAsyncIteration:
+                    break
+                except Exception as e:
+                    log.debug("Edge TTS failed", exc_info=True)
+                    if heard:
+                        return  # the sentence was partly heard: end it, say nothing twice
+                    raise _unavailable(e) from None
+                if (piece := decoder.feed(data)) is not None:
+                    heard = True
+                    yield piece
+            if not heard:
+                raise SynthesisUnavailable("Edge TTS sent no audio")
+            if (piece := decoder.flush()) is not None:
+                yield piece
+        finally:
+            loop.run_until_complete(messages.aclose())
+            loop.close()
 
-    async def _fetch(self, text: str) -> bytes:
+    async def _fetch(self, text: str) -> AsyncGenerator[bytes, None]:
+        """The sentence's MP3 bytes, message by message."""
         import edge_tts
 
         communicate = edge_tts.Communicate(
@@ -70,18 +83,24 @@ class EdgeSynthesizer:
             proxy=self.proxy,
             connect_timeout=int(FIRST_AUDIO_TIMEOUT_S),
         )
-        chunks: list[bytes] = []
-        stream = communicate.stream()
-        try:
-            async with asyncio.timeout(FIRST_AUDIO_TIMEOUT_S) as first_audio:
-                async for chunk in stream:
-                    if chunk["type"] == "audio" and chunk.get("data"):
-                        chunks.append(chunk["data"])
-                        first_audio.reschedule(None)
-        finally:
-            await stream.aclose()
-        if not chunks:
-            import edge_tts.exceptions
+        async for chunk in communicate.stream():
+            if chunk["type"] == "audio" and chunk.get("data"):
+                yield chunk["data"]
 
-            raise edge_tts.exceptions.NoAudioReceived("no audio")
-        return b"".join(chunks)
+
+def _unavailable(error: Exception) -> SynthesisUnavailable:
+    """Every network or service failure as one reason."""
+    import aiohttp
+    import edge_tts.exceptions
+
+    if isinstance(error, TimeoutError):
+        return SynthesisUnavailable("Edge TTS timed out")
+    if isinstance(error, aiohttp.ClientResponseError):
+        return SynthesisUnavailable(f"Edge TTS refused the request ({error.status})")
+    if isinstance(error, aiohttp.ClientError | OSError):
+        return SynthesisUnavailable(f"Edge TTS is unreachable ({type(error).__name__})")
+    if isinstance(error, edge_tts.exceptions.NoAudioReceived):
+        return SynthesisUnavailable("Edge TTS sent no audio")
+    if isinstance(error, edge_tts.exceptions.EdgeTTSException):
+        return SynthesisUnavailable(f"Edge TTS failed ({type(error).__name__})")
+    return SynthesisUnavailable(f"Edge TTS failed ({type(error).__name__}: {error})")

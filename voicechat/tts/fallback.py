@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from voicechat.errors import SynthesisUnavailable
 from voicechat.tts.base import Synthesizer
@@ -40,17 +40,34 @@ class FallbackSynthesizer:
         """The voice speaking now."""
         return self._active.voice
 
-    def synthesize(self, text: str) -> AudioClip:
-        """Speak `text` with the active engine, switching to the fallback on failure."""
+    def stream(self, text: str) -> Iterator[AudioClip]:
+        """Speak `text` with the active engine, switching to the fallback on failure.
+
+        A failure before any audio of `text` hands the whole sentence to the fallback; one
+        after some of it was heard switches from the next sentence on (the rest of this one
+        is not said, rather than said twice).
+        """
+        if self._switched:
+            yield from self._active.stream(text)
+            return
+        heard = False
+        try:
+            for piece in self._active.stream(text):
+                heard = True
+                yield piece
+        except SynthesisUnavailable as e:
+            if self._make_fallback is None:
+                raise
+            self._switch(e)
+            if not heard:
+                yield from self._active.stream(text)
+
+    def _switch(self, error: SynthesisUnavailable) -> None:
+        """Speak with the fallback from now on (once, whichever thread gets here first)."""
+        assert self._make_fallback is not None
         with self._lock:
             if self._switched:
-                return self._active.synthesize(text)
-            try:
-                return self._active.synthesize(text)
-            except SynthesisUnavailable as e:
-                if self._make_fallback is None:
-                    raise
-                self._active = self._make_fallback()
-                self._switched = True
-                self._on_switch(f"{e}; speaking with {self._active.engine} instead")
-                return self._active.synthesize(text)
+                return
+            self._active = self._make_fallback()
+            self._switched = True
+        self._on_switch(f"{error}; speaking with {self._active.engine} instead")

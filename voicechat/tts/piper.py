@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +45,11 @@ class PiperSynthesizer:
             raise ModelError(f"{path}: cannot load the piper voice ({e})") from e
         self.voice = path.stem
 
-    def synthesize(self, text: str) -> AudioClip:
-        """Speak `text` (float32 mono at the voice's rate, 22,050 Hz for joe-medium)."""
+    def stream(self, text: str) -> Iterator[AudioClip]:
+        """Speak `text`, one piece per sentence piper finds in it (float32 mono at the
+        voice's rate, 22,050 Hz for joe-medium)."""
         import numpy as np
 
-        chunks = list(self._voice.synthesize(text))
-        rate = int(chunks[0].sample_rate) if chunks else int(self._voice.config.sample_rate)
-        samples = (
-            np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
-            if chunks
-            else np.zeros(0, dtype=np.float32)
-        )
-        return AudioClip(samples=samples, sample_rate=rate)
+        for chunk in self._voice.synthesize(text):
+            samples = np.asarray(chunk.audio_float_array, dtype=np.float32)
+            yield AudioClip(samples=samples, sample_rate=int(chunk.sample_rate))
