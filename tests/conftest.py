@@ -82,6 +82,17 @@ def tiny_phi3(cache_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def smart_turn_onnx(cache_dir: Path) -> Path:
+    """Smart Turn v3's model (from the pipecat-ai wheel, fetched once)."""
+    from tests.support.smart_turn import smart_turn_model
+
+    path = smart_turn_model(cache_dir)
+    if path is None:
+        pytest.skip("the package registry cannot be reached for Smart Turn's model")
+    return path
+
+
+@pytest.fixture(scope="session")
 def pulse() -> Iterator[dict[str, str]]:
     """A private PulseAudio daemon (virtual speaker and microphone), reached through the
     returned environment variables, which are also set for this test process."""

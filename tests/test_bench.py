@@ -63,6 +63,28 @@ def test_table_and_timeline_are_drawn(bench_config: Path) -> None:
 
 
 @pytest.mark.slow
+def test_bench_ends_takes_by_the_smart_rule_when_configured(
+    tmp_path: Path, tiny_en_ct2: Path, tiny_phi3: Path, smart_turn_onnx: Path
+) -> None:
+    """With the silence rule set long (2 s), only the smart end of turn can end the take
+    sooner: the streaming turns do, the sequential ones (no early start) cannot."""
+    config = tmp_path / "smart.toml"
+    config.write_text(
+        f'[asr]\nengine = "faster-whisper"\nmodel = "{tiny_en_ct2}"\n'
+        f'[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n[tts]\nengine = "piper"\n'
+        f'[audio]\nsilence_ms = 2000\nend_of_turn = "smart"\nturn_model = "{smart_turn_onnx}"\n'
+    )
+    result = run_cli("--config", str(config), "bench", "--turns", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["engines"]["end of turn"] == "smart (words + sound)"
+    assert report["end_of_turn"]["judged"] >= 1 and report["end_of_turn"]["finished"] >= 1
+    assert report["end_of_turn"]["words_ms_p50"] > 0 and report["end_of_turn"]["sound_ms_p50"] > 0
+    assert report["streaming"]["end_of_speech_ms"]["p50"] < 2000
+    assert report["sequential"]["end_of_speech_ms"]["p50"] >= 2000
+
+
+@pytest.mark.slow
 def test_a_recording_without_speech_is_a_clear_error(bench_config: Path, tmp_path: Path) -> None:
     import numpy as np
     import soundfile as sf

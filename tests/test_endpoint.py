@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ SPEECH, SILENCE = 0.9, 0.1
 
 
 def frames(ms: float) -> int:
-    return round(ms / FRAME_MS)
+    """Frames that last at least `ms`."""
+    return math.ceil(ms / FRAME_MS)
 
 
 def test_a_click_is_not_speech_and_never_ends_a_take() -> None:
@@ -70,3 +72,35 @@ def test_the_rule_on_real_speech_ends_after_the_words(tmp_path: Path) -> None:
     assert clip.duration - 0.6 < last_speech_s <= clip.duration + 0.1
     vad.reset()
     assert end_of_take_frame(vad.feed(np.zeros(16000 * 3, dtype=np.float32)), 800) is None
+
+
+@pytest.mark.slow
+def test_a_pause_judged_unfinished_is_waited_out_and_one_judged_finished_ends_the_take(
+    tmp_path: Path,
+) -> None:
+    """The recorder's side of the smart end of turn, with the verdicts given directly."""
+    import threading
+
+    from voicechat.audio.takes import TakeRecorder
+    from voicechat.bench.replay import ReplayedMicrophone
+    from voicechat.types import AudioClip
+
+    first = load_audio(speak("Please set a timer,", tmp_path / "a.wav")).samples
+    second = load_audio(speak("for ten minutes.", tmp_path / "b.wav")).samples
+    pause = np.zeros(int(16000 * 1.2), dtype=np.float32)  # longer than silence_ms (800)
+    tail = np.zeros(16000 * 3, dtype=np.float32)
+    clip = AudioClip(np.concatenate([first, pause, second, tail]), 16000)
+
+    def record(finished: bool) -> tuple[str, float]:
+        recorder = TakeRecorder(ReplayedMicrophone(clip), StreamingVad(), 800, 60.0)
+        take = recorder.record(
+            threading.Event(),
+            threading.Event(),
+            on_pause=lambda so_far: recorder.judged(len(so_far.samples), finished),
+        )
+        return take.ended_by, take.clip.duration
+
+    ended_by, heard_s = record(finished=False)
+    assert ended_by == "silence" and heard_s > (len(first) + len(pause) + len(second)) / 16000
+    ended_by, heard_s = record(finished=True)
+    assert ended_by == "smart" and heard_s < (len(first) + len(pause)) / 16000

@@ -123,6 +123,15 @@ class AudioConfig:
         800, "silence after speech that ends a take, ms", minimum=100, maximum=10_000
     )
     max_record_s: float = _key(60.0, "longest take, seconds", minimum=1.0, maximum=3600.0)
+    end_of_turn: str = _key(
+        "silence",
+        "what ends a take: silence_ms of silence, or smart = also the words and the voice "
+        "at a short pause",
+        choices=("silence", "smart"),
+    )
+    turn_model: str = _key(
+        "", 'smart: Smart Turn v3 ONNX file for the voice signal; "" = pipecat-ai\'s, if installed'
+    )
 
 
 @dataclass(frozen=True)

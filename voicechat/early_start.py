@@ -1,8 +1,9 @@
 """The early start: a reply begun at a pause in a take, before the take is known to be over.
 
-A take ends only after `audio.silence_ms` of silence. When the speaker has paused for
-`PAUSE_MS`, what they said so far is transcribed, and once that transcript is ready a reply to
-it is started, held: written and voiced, but nothing shown or played. If the take ends at that
+A take ends after `audio.silence_ms` of silence (or, with the smart end of turn, at a pause
+judged to finish it). When the speaker has paused for `PAUSE_MS`, what they said so far is
+transcribed (and judged), and once that transcript is ready a reply to it is started, held:
+written and voiced, but nothing shown or played. If the take ends at that
 pause, the turn releases the reply and it plays at once; if the speaker goes on, it is
 abandoned and leaves no trace.
 
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from voicechat.audio.playback import AudioSink
 from voicechat.audio.takes import Take
 from voicechat.conversation import Conversation, Hear
+from voicechat.end_of_turn import TurnJudge, Verdict
 from voicechat.reply import Reply, ReplyListener
 from voicechat.turn import Spoken
 from voicechat.types import AudioClip, Message
@@ -168,11 +170,23 @@ class EarlyStart:
 
     hear: a take's text (runs on this object's worker thread).
     start: starts the held reply to a text at a pause (samples into the take).
+    judge, judged: with the smart end of turn, the pause is judged too, and
+    `judged(pause in samples, finished)` told the verdict.
     """
 
-    def __init__(self, hear: Hear, start: Callable[[str, int], EarlyReply]) -> None:
+    def __init__(
+        self,
+        hear: Hear,
+        start: Callable[[str, int], EarlyReply],
+        judge: TurnJudge | None = None,
+        judged: Callable[[int, bool], None] = lambda at, finished: None,
+    ) -> None:
         self._hear = hear
         self._start = start
+        self._judge = judge
+        self._judged = judged
+        self.verdicts: list[Verdict] = []
+        """Every judgement made, in order (for measuring the signals)."""
         self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._lock = threading.Lock()
         self._open_pause: int | None = None  # the running take's pause, while it lasts
@@ -226,8 +240,13 @@ class EarlyStart:
     def _at_pause(self, clip: AudioClip) -> str:
         """Worker: the take's text so far; if the take is still paused there, start the reply."""
         text = self._hear(clip)
+        paused_at = len(clip.samples)
+        if self._judge is not None and text and self._open_pause == paused_at:
+            verdict = self._judge(text, clip)
+            self.verdicts.append(verdict)
+            log.debug("verdict at this pause: %s", verdict)
+            self._judged(paused_at, verdict.complete)
         with self._lock:
-            paused_at = len(clip.samples)
             if text and self._open_pause == paused_at and self._reply is None:
                 self._reply = self._start(text, paused_at)
                 log.debug("reply started at a pause, held: %r", text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-VERSION = "1"
+VERSION = "2"
 """Bump to rebuild cached models when the recipe changes."""
 
 SYSTEM_PROMPTS = (
@@ -131,15 +131,24 @@ def build(path: Path, steps: int = 400) -> Path:
     )
     model = Phi3ForCausalLM(config)
 
-    # Learn only the assistant replies (and their <|end|>), as instruction tuning does.
+    # Learn the assistant replies (and their <|end|>), as instruction tuning does, and the
+    # question before each (and its <|end|>), as pretraining on text would: the model then
+    # knows how its questions go on, and where they are finished.
     rows: list[tuple[list[int], list[int]]] = []
     for conv in conversations:
         prompt = tokenizer.apply_chat_template(
             conv[:-1], add_generation_prompt=True, tokenize=False
         )
-        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        encoded = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+        ids = encoded["input_ids"]
+        asked = conv[-2]["content"] + "<|end|>"
+        start = prompt.rindex(asked)
+        learnt = [
+            token if start <= begin and end <= start + len(asked) else -100
+            for token, (begin, end) in zip(ids, encoded["offset_mapping"], strict=True)
+        ]
         reply = tokenizer(conv[-1]["content"] + "<|end|>", add_special_tokens=False)["input_ids"]
-        rows.append((ids + reply, [-100] * len(ids) + reply))
+        rows.append((ids + reply, learnt + reply))
     width = max(len(r[0]) for r in rows)
     pad = tokenizer.pad_token_id
     input_ids = torch.tensor([r[0] + [pad] * (width - len(r[0])) for r in rows])

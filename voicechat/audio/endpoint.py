@@ -17,9 +17,10 @@ SPEECH_THRESHOLD = 0.5
 """Frame probability at or above which a frame is speech."""
 MIN_SPEECH_FRAMES = 4
 """Speech frames a take needs before it counts as speech."""
-PAUSE_MS = 250
-"""Silence after speech (ms) at which the take so far is offered for transcription early:
-if the speaker does not go on, the transcript is ready when the take ends."""
+PAUSE_MS = 200
+"""Silence after speech (ms) at which the take so far is offered for transcription early
+(and, with the smart end of turn, judged): if the speaker does not go on, the transcript
+is ready when the take ends."""
 FRAME_SAMPLES = 512
 """Samples per voice-activity frame at 16 kHz (32 ms), what silero expects."""
 FRAME_MS = 1000 * FRAME_SAMPLES / WHISPER_SAMPLE_RATE

@@ -22,13 +22,17 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+UNFINISHED_WAIT = 2.5
+"""With the smart end of turn, a pause judged unfinished ends the take only after this many
+times audio.silence_ms of silence: the person is waited for, not cut off."""
 PRE_ROLL_S = 0.5
 """Seconds kept from before speech starts in hands-free mode, so the first syllable survives."""
 
 
 @dataclass(frozen=True)
 class Take:
-    """One recording at 16 kHz. ended_by: "key", "silence", "limit" or "discarded".
+    """One recording at 16 kHz. ended_by: "key", "silence", "smart" (a pause judged the end
+    of the turn), "limit" or "discarded".
 
     paused_at: samples offered to `on_pause` when no speech followed them (so a transcript
     of those samples is a transcript of the whole take), else None.
@@ -79,6 +83,17 @@ class TakeRecorder:
         self.max_record_s = max_record_s
         self.started_at = 0.0
         """time.monotonic() when the current take started listening."""
+        self._verdict: tuple[int, bool] | None = None
+
+    def judged(self, paused_at: int, finished: bool) -> None:
+        """Any thread: the smart end of turn's verdict on the pause `paused_at` samples into
+        the take. Finished ends the take there (unless the speaker has gone on since); not
+        finished makes the silence that ends it UNFINISHED_WAIT times as long."""
+        self._verdict = (paused_at, finished)
+
+    def _verdict_at(self, paused_at: int | None) -> bool | None:
+        verdict = self._verdict
+        return verdict[1] if verdict is not None and verdict[0] == paused_at else None
 
     def record(
         self,
@@ -101,6 +116,7 @@ class TakeRecorder:
         self.mic.start()
         self.mic.drain()
         self.vad.reset()
+        self._verdict = None
         self.started_at = time.monotonic()
         pre_roll: collections.deque[np.ndarray] = collections.deque(
             maxlen=int(PRE_ROLL_S / 0.032) + 1
@@ -135,7 +151,11 @@ class TakeRecorder:
                 samples_so_far = np.concatenate(blocks)
                 paused_at = len(samples_so_far)
                 on_pause(AudioClip(samples_so_far, WHISPER_SAMPLE_RATE))
-            if speech.ended(self.silence_ms):
+            verdict = self._verdict_at(paused_at)
+            if verdict is True:
+                ended_by = "smart"
+                break
+            if speech.ended(self.silence_ms * (UNFINISHED_WAIT if verdict is False else 1)):
                 ended_by = "silence"
                 break
             if sum(len(b) for b in blocks) >= self.max_record_s * WHISPER_SAMPLE_RATE:

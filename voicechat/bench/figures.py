@@ -93,3 +93,17 @@ def machine() -> dict[str, Any]:
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+def verdict_costs(verdicts: Sequence[Any]) -> dict[str, float | int]:
+    """How often the smart end of turn judged, how often it said finished, and each
+    signal's cost p50 in ms (absent when there were no judgements)."""
+    out: dict[str, float | int] = {
+        "judged": len(verdicts),
+        "finished": sum(1 for v in verdicts if v.complete),
+    }
+    for signal in ("words", "sound"):
+        costs = [getattr(v, f"{signal}_ms") for v in verdicts if getattr(v, signal) is not None]
+        if costs:
+            out[f"{signal}_ms_p50"] = round(percentile(costs, 50), 1)
+    return out

@@ -1,9 +1,10 @@
 """Measured turns: a recorded question through the same code `voicechat talk` runs.
 
 Each turn plays the question into the real take recorder as a microphone would (in real
-time, then silence), so the end-of-take rule, the early start at a pause and `run_turn` are
-the ones a person gets. Streaming is that path; the sequential baseline is the same take and
-`run_turn` without the early start and with streaming switched off (whole reply, then whole
+time, then silence), so the end-of-take rule (the smart end of turn too, when configured),
+the early start at a pause and `run_turn` are the ones a person gets. Streaming is that
+path; the sequential baseline is the same take and `run_turn` without the early start (so
+the silence rule ends it) and with streaming switched off (whole reply, then whole
 synthesis, then play), as the original demo worked. Both run on the same models, input and
 machine, so their ratio is a fair measure of the streaming gain.
 
@@ -29,6 +30,7 @@ from voicechat.bench.replay import ReplayedMicrophone
 from voicechat.config import Config
 from voicechat.conversation import Conversation, Hear
 from voicechat.early_start import EarlyReply, EarlyStart
+from voicechat.end_of_turn import TurnJudge, Verdict
 from voicechat.errors import UsageError
 from voicechat.llm.base import ChatModel
 from voicechat.session import Session, SessionStore
@@ -79,6 +81,7 @@ class Bench:
         synthesizer: Synthesizer | None,
         question: AudioClip,
         token_count: Callable[[str], int],
+        judge: TurnJudge | None = None,
     ) -> None:
         self.config = config
         self.hearing = TimedHearing(hear)
@@ -86,6 +89,9 @@ class Bench:
         self.synthesizer = synthesizer
         self.question = question
         self.token_count = token_count
+        self.judge = judge
+        self.verdicts: list[Verdict] = []
+        """The smart end of turn's judgements in the streaming turns."""
         self.vad = StreamingVad()
         self.speech_end = speech_end_sample(question, config.audio.silence_ms)
         self._store = SessionStore(Path(tempfile.mkdtemp(prefix="voicechat-bench-")))
@@ -108,7 +114,10 @@ class Bench:
         audio = self.config.audio
         recorder = TakeRecorder(mic, self.vad, audio.silence_ms, audio.max_record_s)
         early = EarlyStart(
-            self.hearing, lambda text, at: EarlyReply(conversation, text, at, listener)
+            self.hearing,
+            lambda text, at: EarlyReply(conversation, text, at, listener),
+            self.judge,
+            recorder.judged,
         )
         try:
             take = recorder.record(
@@ -121,6 +130,7 @@ class Bench:
             result = run_turn(conversation, said, listener, streaming=streaming)
         finally:
             early.shutdown()
+            self.verdicts.extend(early.verdicts)
         if result.reply is None:
             raise UsageError("the question was heard as no words; give a clearer recording")
         speech_end_at = mic.time_at(self.speech_end)

@@ -15,7 +15,9 @@ from voicechat.errors import UsageError
 QUESTION = "What is the capital of France?"
 QUESTION_TOKENS = 10
 """Whisper tokens of QUESTION (with punctuation), the decode length under random weights."""
-TRAILING_SILENCE_S = 1.5
+EXTRA_SILENCE_S = 1.0
+"""Seconds of silence after the question beyond the longest wait that can end a take (only
+what the take needs is played)."""
 
 
 @app.command()
@@ -63,7 +65,10 @@ def bench(
 
     config = settings().config
     clip = load_audio(audio) if audio else _spoken_question()
-    silence = np.zeros(int(TRAILING_SILENCE_S * WHISPER_SAMPLE_RATE), dtype=np.float32)
+    from voicechat.audio.takes import UNFINISHED_WAIT
+
+    longest_wait_s = config.audio.silence_ms / 1000 * UNFINISHED_WAIT + EXTRA_SILENCE_S
+    silence = np.zeros(int(longest_wait_s * WHISPER_SAMPLE_RATE), dtype=np.float32)
     question = AudioClip(np.concatenate([clip.samples, silence]), WHISPER_SAMPLE_RATE)
     speech_end_sample(question, config.audio.silence_ms)  # a clear error before any loading
 
@@ -98,7 +103,10 @@ def bench(
         empty = chat.count_tokens([Message("assistant", "")])
         return max(1, int(chat.count_tokens([Message("assistant", text)])) - int(empty))
 
-    runner = Bench(config, hear, chat, synthesizer, question, token_count)
+    from voicechat.end_of_turn import make_judge
+
+    judge = make_judge(config.audio, models.chat, ui.notice)
+    runner = Bench(config, hear, chat, synthesizer, question, token_count, judge)
     with ui.working(f"Measuring {turns} turns of each kind after a warm-up…"):
         results = runner.run(turns)
     streaming, sequential = results["streaming"], results["sequential"]
@@ -119,7 +127,11 @@ def bench(
             + _llm_details(config, models.chat),
             "tts": synthesizer.engine if synthesizer else "none",
             "playback": "timed sink (real-time, no device)",
+            "end of turn": f"smart ({judge.signals})"
+            if judge is not None
+            else f"silence {config.audio.silence_ms} ms",
         },
+        "end_of_turn": figures.verdict_costs(runner.verdicts),
         "memory": figures.peak_memory(),
         "reply": streaming[-1].reply,
     }

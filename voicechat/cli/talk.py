@@ -34,6 +34,7 @@ def talk(
 
     from voicechat.audio.playback import Speaker
     from voicechat.conversation import Conversation, lock_session
+    from voicechat.end_of_turn import make_judge
     from voicechat.session import SessionStore
     from voicechat.talk.commands import SlashCommands
     from voicechat.talk.loop import TalkLoop
@@ -71,6 +72,7 @@ def talk(
                     else:
                         screen.print(f"[dim]session {resumed.name}[/]")
                     commands = SlashCommands(conversation, screen, config.tts)
+                    judge = make_judge(config.audio, models.chat, screen.notice)
                     TalkLoop(
                         config.audio,
                         conversation,
@@ -79,6 +81,7 @@ def talk(
                         screen,
                         commands,
                         hands_free,
+                        judge,
                     ).run()
         finally:
             if speaker is not None:

@@ -30,6 +30,12 @@ STOP_TOKENS = ("<|end|>", "<|endoftext|>")
 PHI3_CONTEXT = 4096
 """Tokens; Phi-3-mini-4k's window, also the cap for models that claim more."""
 
+TRAILING_MARKS = ".?!,;: "
+"""Stripped from the end of a transcript before it is scored for completeness."""
+
+CUT = "\u2063"
+"""An invisible character that marks where a message is cut in its rendered template."""
+
 STREAM_TIMEOUT_S = 600.0
 """Longest wait for the next piece before generation counts as stuck."""
 
@@ -85,6 +91,7 @@ class TransformersChatModel:
         self._prompt_cache = PromptCache(self._static_cache if config.compile else None)
         if config.compile:
             _compile_decoding(self._model, self.device, config.quantization)
+        self._end_ids = _message_end_ids(self._tokenizer)
         vocab = self._tokenizer.get_vocab()
         self._stop_ids = sorted(
             {vocab[t] for t in STOP_TOKENS if t in vocab}
@@ -94,6 +101,25 @@ class TransformersChatModel:
                 else set()
             )
         )
+
+    def end_probability(self, text: str) -> float:
+        """How likely `text`, said so far, is a whole message: the model's probability that
+        the message ends here (its end-of-message token, or a final . ? or !), from one
+        forward pass over the message alone. Trailing punctuation is dropped first, as
+        Whisper also punctuates speech that was cut off."""
+        import torch
+
+        words = text.strip().rstrip(TRAILING_MARKS).strip()
+        if not words:
+            return 0.0
+        rendered = self._tokenizer.apply_chat_template(
+            [{"role": "user", "content": words + CUT}], tokenize=False
+        )
+        prefix = rendered[: rendered.index(CUT)]
+        inputs = self._tokenizer(prefix, add_special_tokens=False, return_tensors="pt")
+        with torch.inference_mode():
+            logits = self._model(**inputs.to(self._model.device)).logits[0, -1]
+        return float(torch.softmax(logits.float(), dim=-1)[self._end_ids].sum())
 
     def _static_cache(self) -> Any:
         """A cache of the whole window, fixed in size so the compiled step never changes shape
@@ -329,3 +355,16 @@ def _torchao_int4(dtype: str) -> Any:
             int4_choose_qparams_algorithm="hqq",
         )
     )
+
+
+def _message_end_ids(tokenizer: Any) -> list[int]:
+    """Tokens that finish a user's message: the template's end-of-message token, and the
+    final marks . ? ! where each is one token."""
+    vocab = tokenizer.get_vocab()
+    ids = {vocab[t] for t in STOP_TOKENS if t in vocab}
+    for mark in (".", "?", "!"):
+        # After a word, as it would come (SentencePiece would give "▁?" for a lone mark).
+        last = tokenizer("a" + mark, add_special_tokens=False)["input_ids"][-1]
+        if tokenizer.decode([last]).strip() == mark:
+            ids.add(last)
+    return sorted(ids)

@@ -8,31 +8,31 @@
 
 The loop runs in the main thread and only reacts to keys and finished jobs; recording and each
 turn (`run_turn`) run in worker threads, so a key is always answered at once. The loop owns the
-state; the screen only shows it. Space or Enter within GRACE_S of a take that silence or the
-length limit ended confirms that take: it never interrupts its reply or opens a new take.
+state; the screen only shows it. Space or Enter within GRACE_S of a take that ended by itself
+(silence, the smart end of turn, the length limit) confirms that take: it never interrupts
+its reply or opens a new take.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import enum
 import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 
 from voicechat.audio.takes import Take
 from voicechat.config import AudioConfig
 from voicechat.conversation import Conversation
 from voicechat.early_start import EarlyReply, EarlyStart
-from voicechat.errors import VoicechatError
+from voicechat.end_of_turn import TurnJudge
 from voicechat.talk.commands import SlashCommands
 from voicechat.talk.keys import KeyEvent
 from voicechat.talk.screen import TalkScreen
 from voicechat.talk.takes import MakeRecorder, Takes
 from voicechat.talk.terminal import KeyboardInput
-from voicechat.turn import Spoken, TurnListener, TurnResult, Typed, run_turn
+from voicechat.talk.turns import Turns
+from voicechat.turn import TurnListener, Typed
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +54,13 @@ class State(enum.Enum):
     SPEAKING = "speaking"
 
 
-@dataclass(frozen=True)
-class TurnOutcome:
-    """A turn's result, or the one line its failure is shown as."""
-
-    result: TurnResult | None = None
-    error: str | None = None
-
-
 class TalkLoop:
     """One `voicechat talk` run.
 
     make_recorder: opens the microphone when first needed (None: typing only).
     hands_free: voice activity starts and ends every take, and the microphone is ignored
     while the assistant thinks and speaks.
+    judge: the smart end of turn, when `audio.end_of_turn = "smart"`.
     """
 
     def __init__(
@@ -79,6 +72,7 @@ class TalkLoop:
         screen: TalkScreen,
         commands: SlashCommands,
         hands_free: bool,
+        judge: TurnJudge | None = None,
     ) -> None:
         self.conversation = conversation
         self.keys = keys
@@ -98,6 +92,8 @@ class TalkLoop:
         self._early = EarlyStart(
             conversation.hear,
             lambda text, at: EarlyReply(conversation, text, at, self.listener),
+            judge,
+            self._judged,
         )
         self.takes = Takes(
             audio,
@@ -106,12 +102,10 @@ class TalkLoop:
             lambda e: screen.error(f"{e}; type to talk instead"),
             lambda: self._set(State.LISTENING),
         )
-        self._turns = concurrent.futures.ThreadPoolExecutor(max_workers=1)  # one at a time
-        self._turn: concurrent.futures.Future[TurnOutcome] | None = None
+        self.turns = Turns(conversation, self.listener, screen)
         self._confirm_until = 0.0  # time.monotonic() until which Space/Enter confirms
         self._barge_in = False
         self._pending_text: str | None = None
-        self._interrupting = False
         self._quit = False
 
     def run(self) -> None:
@@ -138,6 +132,10 @@ class TalkLoop:
             self.state = state
             self.screen.show_state(state.value)
 
+    def _judged(self, paused_at: int, finished: bool) -> None:
+        """Early start worker: the smart end of turn's verdict on a pause of the take."""
+        self.takes.judged(paused_at, finished)
+
     def _said(self, text: str) -> None:
         self.screen.user_said(text)
         self._set(State.THINKING)
@@ -148,27 +146,18 @@ class TalkLoop:
             self._take_finished(take)
         elif self.state in (State.LISTENING, State.WAITING) and not self.takes.recording:
             self._set(State.IDLE)  # the microphone failed
-        if self._turn is not None:
-            if self._interrupting:
-                self.conversation.interrupt()
-            if self._turn.done():
-                self._turn_finished(self._turn.result())
+        if self.turns.ended():
+            self._turn_ended()
         if self.state is State.LISTENING:
             self.screen.level_db = self.takes.level_db
-        idle = not self.takes.recording and self._turn is None and self.screen.line is None
+        idle = not self.takes.recording and not self.turns.busy and self.screen.line is None
         if self.hands_free and idle and not self.takes.failed and not self._quit:
             self._start_take(wait_for_speech=True)
 
     def _shutdown(self) -> None:
-        self._interrupting = True
         self._early.shutdown()
         self.takes.close()
-        if self._turn is not None:
-            while not self._turn.done():
-                self.conversation.interrupt()
-                time.sleep(0.02)
-            self._turn_finished(self._turn.result())
-        self._turns.shutdown(wait=True)
+        self.turns.close()
 
     # Keys -------------------------------------------------------------------------------
 
@@ -178,7 +167,7 @@ class TalkLoop:
             self._edit_line(event)
         elif confirming:
             log.debug("%s confirmed the take that had just ended", event.key)
-        elif self._turn is not None:
+        elif self.turns.busy:
             self._key_while_busy(event)
         elif self.takes.recording:
             self._key_while_listening(event)
@@ -223,13 +212,13 @@ class TalkLoop:
             return
         if event.key == "space" and not self.hands_free:
             self._barge_in = True
-            self._interrupting = True
+            self.turns.interrupting = True
         elif event.key == "char":
             self.screen.line = event.text  # typing does not interrupt; sending the line does
         elif event.key in ("escape", "ctrl+c"):
-            self._interrupting = True
+            self.turns.interrupting = True
         elif event.key == "ctrl+d":
-            self._interrupting = True
+            self.turns.interrupting = True
             self._quit = True
 
     def _edit_line(self, event: KeyEvent) -> None:
@@ -250,11 +239,11 @@ class TalkLoop:
             text = line.strip()
             if text.startswith("/"):
                 self._quit = self.commands.run(text) or self._quit
-            elif text and self._turn is None:
-                self._start_turn(Typed(text))
+            elif text and not self.turns.busy:
+                self.turns.start(Typed(text))
             elif text:  # sent while a reply runs: interrupt it, then send this
                 self._pending_text = text
-                self._interrupting = True
+                self.turns.interrupting = True
 
     # Takes and turns --------------------------------------------------------------------
 
@@ -264,7 +253,7 @@ class TalkLoop:
 
     def _take_finished(self, take: Take) -> None:
         self._set(State.IDLE)
-        if take.ended_by in ("silence", "limit"):
+        if take.ended_by in ("silence", "smart", "limit"):
             self._confirm_until = take.ended_at + GRACE_S
         if take.ended_by == "discarded" or not take.had_speech:
             self._early.drop()
@@ -273,48 +262,15 @@ class TalkLoop:
             elif not self.hands_free:
                 self.screen.notice("take discarded")
             return
-        self._start_turn(self._early.take_ended(take))
+        self.turns.start(self._early.take_ended(take))
 
-    def _start_turn(self, said: Typed | Spoken) -> None:
-        self._turn = self._turns.submit(self._run_turn, said)
-
-    def _run_turn(self, said: Typed | Spoken) -> TurnOutcome:
-        """Worker: one turn; never raises for a failed turn."""
-        try:
-            return TurnOutcome(result=run_turn(self.conversation, said, self.listener))
-        except VoicechatError as e:
-            return TurnOutcome(error=str(e))
-
-    def _turn_finished(self, outcome: TurnOutcome) -> None:
-        self._turn = None
-        self._interrupting = False
+    def _turn_ended(self) -> None:
         self._set(State.IDLE)
-        result = outcome.result
-        if outcome.error:
-            self.screen.error(outcome.error)
-        elif result is None or result.reply is None:
-            self.screen.notice("no speech heard; nothing was sent")
-        else:
-            self.screen.reply_done(result.reply.text, result.reply.interrupted)
-            t = result.timings
-            self.screen.timings(
-                {
-                    "stt_ms": t.stt_ms,
-                    "first_token_ms": _not_before_zero(t.first_token_ms),
-                    "first_audio_ms": _not_before_zero(t.first_audio_ms),
-                    "turn_ms": t.turn_ms,
-                }
-            )
         if self._quit:
             return
         if self._pending_text is not None:
             text, self._pending_text = self._pending_text, None
-            self._start_turn(Typed(text))
+            self.turns.start(Typed(text))
         elif self._barge_in:
             self._barge_in = False
             self._start_take()
-
-
-def _not_before_zero(ms: float | None) -> float | None:
-    """A stage reached before the take ended (a reply begun at a pause) shows as 0 ms."""
-    return None if ms is None else max(0.0, ms)

@@ -100,6 +100,11 @@ class Takes:
         )
         return True
 
+    def judged(self, paused_at: int, finished: bool) -> None:
+        """Any thread: the smart end of turn's verdict on a pause of the take."""
+        if self._recorder is not None:
+            self._recorder.judged(paused_at, finished)
+
     def send(self) -> None:
         """End the take and answer it."""
         self._stop.set()

