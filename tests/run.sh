@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Run voicechat's whole test suite on a fresh Debian/Ubuntu machine:
 #   bash tests/run.sh [pytest args...]
-# As root it installs the system packages the tests use (PortAudio, PulseAudio, sox).
+# As root it installs the system packages the tests use (PortAudio, PulseAudio, sox, tmux,
+# Chromium and its driver).
 # It creates .venv/ beside the sources, installs torch 2.13.0 first (the CPU build where the
 # machine carries it) and then voicechat with its test extras, and runs ruff, mypy and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  packages=(python3-venv libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins sox tmux)
+  packages=(python3-venv libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins sox tmux
+            chromium chromium-driver)
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -144,3 +144,42 @@ def load_audio(path: Path, sample_rate: int = WHISPER_SAMPLE_RATE) -> AudioClip:
     blocks = list(stream_mono(probe(path), sample_rate))
     samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
     return AudioClip(samples=samples, sample_rate=sample_rate)
+
+
+def load_any_audio(path: Path, sample_rate: int = WHISPER_SAMPLE_RATE) -> AudioClip:
+    """`load_audio`, and for what libsndfile cannot read (a browser's WebM/Opus recording,
+    M4A/AAC), FFmpeg's decoders through PyAV. A file neither can read raises AudioFileError."""
+    import numpy as np
+
+    try:
+        return load_audio(path, sample_rate)
+    except AudioFileError as e:
+        if "not a readable audio file" not in e.reason:
+            raise
+    import av
+    import soxr
+
+    blocks = []
+    rate = 0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise AudioFileError(path, f"not a readable audio file (expected {SUPPORTED})")
+            for frame in container.decode(audio=0):
+                raw = frame.to_ndarray()
+                samples = raw.astype(np.float32)
+                if raw.dtype.kind == "i":  # s16 or s32: scale to [-1, 1]
+                    samples /= float(2 ** (8 * raw.dtype.itemsize - 1))
+                channels = len(frame.layout.channels)
+                if not frame.format.is_planar:
+                    samples = samples.reshape(-1, channels).T
+                blocks.append(samples.reshape(channels, -1).mean(axis=0))
+                rate = frame.sample_rate
+    except (av.error.FFmpegError, ValueError):
+        raise AudioFileError(path, f"not a readable audio file (expected {SUPPORTED})") from None
+    if not blocks:
+        raise AudioFileError(path, "contains no audio")
+    mono = np.concatenate(blocks).astype(np.float32)
+    if rate != sample_rate:
+        mono = soxr.resample(mono, rate, sample_rate).astype(np.float32)
+    return AudioClip(samples=mono, sample_rate=sample_rate)

@@ -52,6 +52,9 @@ class TimedSink:
     start in time.monotonic().
     """
 
+    lead_s = LEAD_S
+    """How long before a clip's end `play` returns (the next clip's head start)."""
+
     def __init__(self) -> None:
         self.played: list[tuple[float, AudioClip]] = []
         self._stop = threading.Event()
@@ -65,7 +68,7 @@ class TimedSink:
             return False
         self.played.append((start, clip))
         self._busy_until = start + clip.duration
-        return self._sleep_until(self._busy_until - LEAD_S, cancel)
+        return self._sleep_until(self._busy_until - self.lead_s, cancel)
 
     def wait(self, cancel: threading.Event | None = None) -> None:
         """Until the last clip has been 'heard'."""

@@ -7,10 +7,20 @@ libraries (torch, whisper, transformers) are imported inside commands, so `--hel
 
 from __future__ import annotations
 
-from voicechat.cli import ask, bench, config_cmd, sessions, talk, transcribe
+from voicechat.cli import ask, bench, config_cmd, sessions, talk, transcribe, web
 from voicechat.cli.app import app
 
-__all__ = ["app", "ask", "bench", "config_cmd", "main", "sessions", "talk", "transcribe"]
+__all__ = [
+    "app",
+    "ask",
+    "bench",
+    "config_cmd",
+    "main",
+    "sessions",
+    "talk",
+    "transcribe",
+    "web",
+]
 
 
 def main() -> None:

@@ -1,0 +1,167 @@
+"""`voicechat web` in Debian's headless Chromium, whose microphone really speaks."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.support.speech import speak
+from tests.support.tiny_phi3 import ANSWERS
+from tests.support.web import browser_available, chromium, wait_until, web_server
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not browser_available(), reason="Chromium is not installed (tests/run.sh)"),
+]
+
+FRANCE = "What is the capital of France?"
+SPIDER = "How many legs does a spider have?"
+STORY = "Tell me a long story."
+
+
+@pytest.fixture
+def web_config(tmp_path: Path, tiny_en_ct2: Path, tiny_phi3: Path) -> Path:
+    path = tmp_path / "web.toml"
+    path.write_text(
+        f'[asr]\nengine = "faster-whisper"\nmodel = "{tiny_en_ct2}"\n'
+        f'[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n[tts]\nengine = "piper"\n'
+    )
+    return path
+
+
+@pytest.fixture
+def env(isolated_home: Path, tmp_path: Path) -> dict[str, str]:
+    return {"VOICECHAT_HOME": str(isolated_home), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+
+def _microphone(folder: Path) -> Path:
+    """The spoken question, then silence: what the fake microphone says, in a loop."""
+    spoken = speak(FRANCE, folder / "france-22k.wav")
+    samples, rate = sf.read(str(spoken), dtype="float32")
+    silence = np.zeros(int(rate * 4), dtype=np.float32)
+    path = folder / "microphone.wav"
+    sf.write(str(path), np.concatenate([silence[: rate // 2], samples, silence]), rate)
+    return path
+
+
+def _messages(home: Path, name: str) -> list[dict]:  # type: ignore[type-arg]
+    return json.loads((home / "sessions" / f"{name}.json").read_text())["messages"]  # type: ignore[no-any-return]
+
+
+def _log(driver: object) -> str:
+    return str(driver.execute_script("return document.getElementById('log').innerText"))  # type: ignore[attr-defined]
+
+
+def test_talk_type_upload_and_stop_in_a_real_browser(
+    web_config: Path, env: dict[str, str], isolated_home: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    microphone = _microphone(tmp_path)
+    with (
+        web_server(web_config, env, "--session", "web1") as url,
+        chromium(microphone, tmp_path) as page,
+    ):
+        page.get(url)
+        wait_until(page, "window.vc.connected")
+        assert page.find_element(By.ID, "session").get_attribute("value") == "web1"
+
+        # A spoken turn: click to talk, speak (the fake microphone), click to send.
+        page.find_element(By.ID, "toggle").click()
+        wait_until(page, "document.getElementById('status').innerText.includes('listening')")
+        time.sleep(4.0)
+        page.find_element(By.ID, "toggle").click()
+        wait_until(page, f"document.getElementById('log').innerText.includes({FRANCE!r})")
+        wait_until(page, f"document.getElementById('log').innerText.includes({ANSWERS[FRANCE]!r})")
+        wait_until(page, "window.vc.replies >= 1")
+        assert wait_until(page, "window.vc.audioSeconds > 3 && window.vc.audioSeconds")
+        assert "first audio" in page.find_element(By.ID, "timings").text
+
+        # A typed turn.
+        page.find_element(By.ID, "text").send_keys("What colour is the sky?\n")
+        wait_until(page, "document.getElementById('log').innerText.includes('The sky is blue')")
+        wait_until(page, "window.vc.replies >= 2")
+
+        # An uploaded recording (the tiny model's answer after three turns may be shorter).
+        upload = speak(SPIDER, tmp_path / "spider.wav")
+        page.find_element(By.ID, "upload").send_keys(str(upload))
+        wait_until(page, "document.getElementById('log').innerText.includes('spider have?')")
+        wait_until(page, "document.getElementById('log').innerText.includes('A spider has')")
+        wait_until(page, "window.vc.replies >= 3")
+
+        # Stop while it speaks: the reply ends where it was, marked interrupted.
+        page.find_element(By.ID, "text").send_keys(STORY + "\n")
+        wait_until(page, "document.getElementById('status').innerText.includes('speaking')")
+        page.find_element(By.ID, "stop").click()
+        wait_until(page, "document.getElementById('log').innerText.includes('(interrupted)')")
+        page.save_screenshot(str(cache_dir / "web-page.png"))
+
+    messages = _messages(isolated_home, "web1")
+    said = [m["content"] for m in messages if m["role"] == "user"]
+    assert said[:2] == [FRANCE, "What colour is the sky?"] and said[3] == STORY
+    assert "spider have" in said[2]
+    assert [m.get("interrupted") for m in messages if m["role"] == "assistant"] == [
+        False, False, False, True,
+    ]  # fmt: skip
+    assert messages[-1]["content"] and messages[-1]["timings_ms"]["first_audio_ms"] is not None
+
+
+def test_bad_input_and_no_microphone_are_one_visible_line(
+    web_config: Path, env: dict[str, str], isolated_home: Path, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("these are not sounds")
+    with web_server(web_config, env, "--session", "web2") as url, chromium(None, tmp_path) as page:
+        page.get(url)
+        wait_until(page, "window.vc.connected")
+        page.find_element(By.ID, "upload").send_keys(str(not_audio))
+        error = wait_until(page, "document.getElementById('error').innerText")
+        assert "notes.wav" in error and "not a readable audio file" in error
+        page.find_element(By.ID, "toggle").click()
+        error = wait_until(page, "document.getElementById('error').innerText.includes('microphone')"
+                           " && document.getElementById('error').innerText")  # fmt: skip
+        assert "type or upload instead" in error
+        page.find_element(By.ID, "text").send_keys("What colour is the sky?\n")
+        wait_until(page, "document.getElementById('log').innerText.includes('The sky is blue')")
+    assert [m["role"] for m in _messages(isolated_home, "web2")] == ["user", "assistant"]
+
+
+def test_another_address_needs_the_token_and_the_page_s_own_origin(
+    web_config: Path, env: dict[str, str]
+) -> None:
+    import asyncio
+
+    import websockets
+
+    with web_server(web_config, env, "--host", "127.0.0.2") as url:
+        assert "?token=" in url
+        bare = url.split("?")[0]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bare, timeout=5)
+        assert refused.value.code == 401
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(bare + "?token=wrong", timeout=5)
+        assert b"voicechat" in urllib.request.urlopen(url, timeout=5).read()
+
+        token = url.split("token=")[1]
+        socket = bare.replace("http://", "ws://") + "ws"
+
+        async def connect(address: str, origin: str) -> str:
+            async with websockets.connect(address, origin=origin) as ws:  # type: ignore[arg-type]
+                await ws.send(json.dumps({"type": "hello"}))
+                return str(await asyncio.wait_for(ws.recv(), 10))
+
+        own = bare.rstrip("/")
+        assert "sessions" in asyncio.run(connect(f"{socket}?token={token}", own))
+        for address, origin in ((socket, own), (f"{socket}?token={token}", "http://evil.test")):
+            with pytest.raises(websockets.exceptions.InvalidStatus):
+                asyncio.run(connect(address, origin))

@@ -1,0 +1,66 @@
+"""`voicechat web`: the conversation in a browser page."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+import typer
+
+from voicechat import paths
+from voicechat.cli.app import app, load_models, reports_errors, settings, ui
+from voicechat.errors import EngineUnavailable
+
+
+@app.command()
+@reports_errors
+def web(
+    host: Annotated[
+        str,
+        typer.Option(help="Address to serve on; any but 127.0.0.1 needs the printed token."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 8765,
+    session: Annotated[
+        str | None,
+        typer.Option("--session", "-s", help="The session the page opens on (created if new)."),
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the page in the default browser.")
+    ] = False,
+) -> None:
+    """Talk in a browser page: hold or click to talk, upload a recording, or type; the reply
+    is shown as it is written and heard from its first sentence. Same engines, config and
+    sessions as `talk` and `ask`.
+    """
+    try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise EngineUnavailable(
+            'voicechat web needs its extra: pip install "voicechat[web]"'
+        ) from None
+    from voicechat.session import SessionStore, validate_name
+    from voicechat.web.server import LOCAL_HOSTS, WS_MAX_BYTES, WebSettings, create_app
+
+    config = settings().config
+    store = SessionStore(paths.sessions_dir(config.session.dir))
+    name = validate_name(session) if session else store.new_name()
+    token = None if host in LOCAL_HOSTS else secrets.token_urlsafe(18)
+    models = load_models(config)
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
+    ui.notice(f"voicechat web on {url} (Ctrl-C to stop)")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(WebSettings(config, models, name, token)),
+            host=host,
+            port=port,
+            log_level="warning",
+            ws_max_size=WS_MAX_BYTES,
+        )
+    )
+    server.run()
