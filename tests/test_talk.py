@@ -276,6 +276,46 @@ def test_hands_free_listens_by_itself_and_never_hears_its_own_reply(
     _assert_restored(t)
 
 
+def test_smart_end_of_turn_ends_a_finished_question_without_the_silence_wait(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    voices: dict[str, Path],
+    tiny_en_ct2: Path,
+    tiny_phi3: Path,
+    smart_turn_onnx: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    """With a 10 s silence rule, only the smart end of turn can end these takes in time:
+    push-to-talk with no second key, then hands-free."""
+    config = tmp_path / "smart.toml"
+    config.write_text(
+        f'[asr]\nengine = "faster-whisper"\nmodel = "{tiny_en_ct2}"\n'
+        f'[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n[tts]\nengine = "piper"\n'
+        f'[audio]\nsilence_ms = 10000\nend_of_turn = "smart"\nturn_model = "{smart_turn_onnx}"\n'
+    )
+    t = _start(terminal, ["--config", str(config), "talk", "--session", "sm"], pulse, tmp_path)
+    _speak_a_take(t, voices["france"], pulse)
+    t.wait_for(f"you: {FRANCE}", timeout=10)
+    t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)
+    t.keys("C-d")
+    _assert_restored(t)
+
+    second = tmp_path / "hands-free"
+    second.mkdir()
+    t = _start(
+        terminal, ["--config", str(config), "talk", "--hands-free", "--session", "sm"], pulse,
+        second,
+    )  # fmt: skip
+    t.wait_for("listening for speech")
+    time.sleep(0.5)
+    play_into_microphone(voices["france"], pulse).wait()
+    t.wait_for(f"you: {FRANCE}", timeout=10, after=1)
+    t.keys("C-d")
+    _assert_restored(t)
+    assert [m["role"] for m in _messages(isolated_home, "sm")][:2] == ["user", "assistant"]
+
+
 def test_no_microphone_is_one_line_and_typing_still_works(
     terminal: list[TmuxTerminal],
     tiny_en_pt: Path,

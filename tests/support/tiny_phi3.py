@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-VERSION = "2"
+VERSION = "3"
 """Bump to rebuild cached models when the recipe changes."""
 
 SYSTEM_PROMPTS = (
@@ -102,6 +102,15 @@ def _tokenizer(texts: list[str]):  # type: ignore[no-untyped-def]
     return wrapped
 
 
+QUESTION_WEIGHT = 0.1
+"""How much the question's tokens weigh in training, against 1 for the reply's."""
+
+
+def asked_rows(rows: list[tuple[list[int], list[int], int]], width: int) -> list[list[bool]]:
+    """For each padded row, which positions are the question's (before the reply)."""
+    return [[i < asked for i in range(width)] for _, _, asked in rows]
+
+
 def build(path: Path, steps: int = 400) -> Path:
     """Build, train and save the model and tokenizer into `path` (written atomically)."""
     import torch
@@ -134,7 +143,7 @@ def build(path: Path, steps: int = 400) -> Path:
     # Learn the assistant replies (and their <|end|>), as instruction tuning does, and the
     # question before each (and its <|end|>), as pretraining on text would: the model then
     # knows how its questions go on, and where they are finished.
-    rows: list[tuple[list[int], list[int]]] = []
+    rows: list[tuple[list[int], list[int], int]] = []
     for conv in conversations:
         prompt = tokenizer.apply_chat_template(
             conv[:-1], add_generation_prompt=True, tokenize=False
@@ -148,7 +157,7 @@ def build(path: Path, steps: int = 400) -> Path:
             for token, (begin, end) in zip(ids, encoded["offset_mapping"], strict=True)
         ]
         reply = tokenizer(conv[-1]["content"] + "<|end|>", add_special_tokens=False)["input_ids"]
-        rows.append((ids + reply, learnt + reply))
+        rows.append((ids + reply, learnt + reply, len(ids)))
     width = max(len(r[0]) for r in rows)
     pad = tokenizer.pad_token_id
     input_ids = torch.tensor([r[0] + [pad] * (width - len(r[0])) for r in rows])
@@ -157,10 +166,21 @@ def build(path: Path, steps: int = 400) -> Path:
         torch.arange(width)[None, :] < torch.tensor([len(r[0]) for r in rows])[:, None]
     ).long()
 
+    # The question's tokens count for less than the reply's: enough to know where a question
+    # ends, not so much that replies start echoing questions.
+    weights = torch.tensor(
+        [[QUESTION_WEIGHT if r else 1.0 for r in row] for row in asked_rows(rows, width)]
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(steps):
-        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1]
+        targets = labels[:, 1:]
+        losses = torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2), targets, ignore_index=-100, reduction="none"
+        )
+        mask = (targets != -100).float() * weights[:, 1:]
+        loss = (losses * mask).sum() / mask.sum()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
