@@ -86,3 +86,18 @@ def test_no_color_gives_plain_error_text(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "\x1b[" not in result.stderr
+
+
+def test_web_on_a_port_in_use_is_one_line_before_any_model_loads() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("web", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot serve on 127.0.0.1:{port} (Address already in use); choose another "
+        "--port or --host"
+    ]

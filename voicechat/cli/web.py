@@ -9,7 +9,7 @@ import typer
 
 from voicechat import paths
 from voicechat.cli.app import app, load_models, reports_errors, settings, ui
-from voicechat.errors import EngineUnavailable
+from voicechat.errors import EngineUnavailable, UsageError
 
 
 @app.command()
@@ -46,6 +46,7 @@ def web(
     store = SessionStore(paths.sessions_dir(config.session.dir))
     name = validate_name(session) if session else store.new_name()
     token = None if host in LOCAL_HOSTS else secrets.token_urlsafe(18)
+    _check_address(host, port)  # before minutes of loading models
     models = load_models(config)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
@@ -64,3 +65,22 @@ def web(
         )
     )
     server.run()
+
+
+def _check_address(host: str, port: int) -> None:
+    """One clear line when the address cannot be served on (in use, not this machine's)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise UsageError(f"--host {host}: not an address of this machine ({e.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise UsageError(
+                f"cannot serve on {host}:{port} ({e.strerror}); choose another --port or --host"
+            ) from None
