@@ -105,6 +105,14 @@ class TurnJudge:
         return Verdict(complete, words, sound, (scored - start) * 1000, (done - scored) * 1000)
 
 
+def check_turn_model(audio: AudioConfig) -> None:
+    """Fail at once on an `audio.turn_model` that does not exist, before models load."""
+    if audio.end_of_turn == "smart" and audio.turn_model:
+        from voicechat.audio.smart_turn import find_model
+
+        find_model(audio.turn_model)
+
+
 def make_judge(
     audio: AudioConfig, chat: object, on_notice: Callable[[str], None]
 ) -> TurnJudge | None:

@@ -71,6 +71,9 @@ def bench(
     silence = np.zeros(int(longest_wait_s * WHISPER_SAMPLE_RATE), dtype=np.float32)
     question = AudioClip(np.concatenate([clip.samples, silence]), WHISPER_SAMPLE_RATE)
     speech_end_sample(question, config.audio.silence_ms)  # a clear error before any loading
+    from voicechat.end_of_turn import check_turn_model
+
+    check_turn_model(config.audio)
 
     if random_weights:
         config = _random_weights_config(config, reply_tokens, random_layers)

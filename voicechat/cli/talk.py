@@ -34,7 +34,7 @@ def talk(
 
     from voicechat.audio.playback import Speaker
     from voicechat.conversation import Conversation, lock_session
-    from voicechat.end_of_turn import make_judge
+    from voicechat.end_of_turn import check_turn_model, make_judge
     from voicechat.session import SessionStore
     from voicechat.talk.commands import SlashCommands
     from voicechat.talk.loop import TalkLoop
@@ -49,6 +49,7 @@ def talk(
         )
     config = settings().config
     store = SessionStore(paths.sessions_dir(config.session.dir))
+    check_turn_model(config.audio)
     resumed, lock = lock_session(store, session)
     with lock:
         models = load_models(config)
