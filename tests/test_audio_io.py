@@ -117,3 +117,41 @@ def test_streamed_wav_without_a_length_is_read_to_the_end(tmp_path: Path) -> Non
     path.write_bytes(bytes(data))
     assert sf.info(str(path)).frames > 0
     assert load_audio(path).duration == pytest.approx(2.0, abs=0.01)
+
+
+def test_a_header_that_inflates_is_refused_before_decoding(tmp_path: Path) -> None:
+    from tests.support.hostile import endless_webm, tiny_rate_wav
+    from voicechat.audio.io import load_any_audio
+
+    with pytest.raises(AudioFileError, match="1 Hz is outside 8–192 kHz"):
+        load_any_audio(tiny_rate_wav(tmp_path / "1hz.wav"))
+    long_wav = write_variant(tone(440.0, 16000, 5.0), 16000, tmp_path / "5s.wav", 16000)
+    with pytest.raises(AudioFileError, match="5 s is longer than 2 s"):
+        load_any_audio(long_wav, max_s=2.0)
+    assert load_any_audio(long_wav, max_s=6.0).duration == pytest.approx(5.0, abs=0.01)
+    # A browser's recording declares no length: decoding stops at the limit.
+    endless = endless_webm(tmp_path / "endless.webm", seconds=120)
+    with pytest.raises(AudioFileError, match="longer than 30 s"):
+        load_any_audio(endless, max_s=30.0)
+    assert load_any_audio(endless_webm(tmp_path / "short.webm", 3.0)).duration == pytest.approx(
+        3.0, abs=0.1
+    )
+
+
+def test_only_listed_containers_are_opened(tmp_path: Path) -> None:
+    import av
+
+    from voicechat.audio.io import load_any_audio
+
+    flv = tmp_path / "clip.flv"  # FFmpeg reads it, voicechat does not take it
+    with av.open(str(flv), "w", format="flv") as out:
+        stream = out.add_stream("aac", rate=44100)
+        for i in range(20):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 44100, i * 1024
+            for packet in stream.encode(frame):
+                out.mux(packet)
+    with pytest.raises(AudioFileError, match="not a readable audio file"):
+        load_any_audio(flv)

@@ -256,3 +256,14 @@ def test_named_model_without_network_says_what_to_do(question_files: dict[str, P
     assert result.returncode == 1
     assert "cannot download faster-whisper model 'tiny.en'" in result.stderr
     assert "local CTranslate2 folder" in result.stderr
+
+
+def test_a_lying_header_is_one_line_before_any_model_loads(tmp_path: Path) -> None:
+    from tests.support.hostile import tiny_rate_wav
+
+    path = tiny_rate_wav(tmp_path / "1hz.wav")
+    result = run_cli("transcribe", str(path), "--model", "small.en")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: a sample rate of 1 Hz is outside 8–192 kHz; not a speech recording"
+    ]

@@ -2,6 +2,10 @@
 
 Files are decoded block by block, mixed down to mono and resampled with soxr's band-limited
 streaming resampler, so an hour of audio never sits in memory at its original rate.
+
+Audio from outside (an upload, a file) cannot be inflated: the header's sample rate and
+length are checked before anything is decoded (`check_header`), and decoding stops as soon
+as more than the allowed length has come out, whatever the header said.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 SUPPORTED = "WAV, FLAC, OGG/Opus or MP3"
+
+MIN_SAMPLE_RATE = 8_000
+"""Hz; lower rates are no recording of speech (a 1 Hz header turns kilobytes into hours)."""
+MAX_SAMPLE_RATE = 192_000
+"""Hz; the highest rate audio interfaces record at."""
+MAX_CHANNELS = 32
+BLOCK_MAX_SAMPLES = 2**20
+"""Samples (all channels) decoded at once: a block holds at most 4 MiB as float32."""
 
 _TRUNCATION_TOLERANCE_S = 0.5
 """Seconds a decoder may fall short of the header's length before the file counts as truncated
@@ -65,11 +77,39 @@ def _wav_is_truncated(path: Path) -> bool:
     return False
 
 
-def probe(path: Path) -> AudioInfo:
+def check_header(
+    path: Path, sample_rate: int, channels: int, duration: float | None, max_s: float | None
+) -> None:
+    """Refuse, before decoding, audio whose header cannot be a recording we take.
+
+    duration: seconds the header declares (None when it declares none). max_s: the longest
+    audio accepted in seconds (None: any length, for files that are streamed).
+    Raises AudioFileError with a one-line reason.
+    """
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioFileError(
+            path,
+            f"a sample rate of {sample_rate} Hz is outside "
+            f"{MIN_SAMPLE_RATE // 1000}–{MAX_SAMPLE_RATE // 1000} kHz; not a speech recording",
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioFileError(path, f"{channels} channels; at most {MAX_CHANNELS} are read")
+    if max_s is not None and duration is not None and duration > max_s:
+        raise AudioFileError(path, too_long(duration, max_s))
+
+
+def too_long(duration: float, max_s: float) -> str:
+    """The reason given for audio past the limit (duration and max_s in seconds)."""
+    return f"{duration:.0f} s is longer than {max_s:.0f} s (audio.max_record_s)"
+
+
+def probe(path: Path, max_s: float | None = None) -> AudioInfo:
     """Check that `path` is a readable audio file and return its header facts.
 
+    max_s: the longest audio accepted, in seconds (None: any length).
     Raises AudioFileError with a one-line reason for a missing path, a directory, an empty
-    file, non-audio bytes, an unknown format or a truncated WAV.
+    file, non-audio bytes, an unknown format, a truncated WAV, a sample rate that is no
+    recording's, or a declared length past `max_s`.
     """
     import soundfile as sf
 
@@ -87,16 +127,23 @@ def probe(path: Path) -> AudioInfo:
         raise AudioFileError(path, f"not a readable audio file (expected {SUPPORTED})") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioFileError(path, "contains no audio")
+    check_header(
+        path, int(info.samplerate), int(info.channels), info.frames / info.samplerate, max_s
+    )
     if info.format == "WAV" and _wav_is_truncated(path):
         raise AudioFileError(path, "the file is truncated (shorter than its header says)")
     return AudioInfo(path, info.format, int(info.samplerate), int(info.channels), int(info.frames))
 
 
 def stream_mono(
-    info: AudioInfo, sample_rate: int = WHISPER_SAMPLE_RATE, block_s: float = 10.0
+    info: AudioInfo,
+    sample_rate: int = WHISPER_SAMPLE_RATE,
+    block_s: float = 10.0,
+    max_s: float | None = None,
 ) -> Iterator[npt.NDArray[np.float32]]:
     """Decode `info.path` in blocks of about `block_s` seconds, mixed to mono at `sample_rate` Hz.
 
+    max_s: stop with AudioFileError once more than this many seconds have been decoded.
     Raises AudioFileError if decoding fails part way or the file ends well before its header says.
     """
     import numpy as np
@@ -108,13 +155,16 @@ def stream_mono(
         if info.sample_rate != sample_rate
         else None
     )
-    block_frames = max(1, int(block_s * info.sample_rate))
+    block_frames = max(1, min(int(block_s * info.sample_rate), BLOCK_MAX_SAMPLES // info.channels))
+    max_frames = None if max_s is None else int(max_s * info.sample_rate) + block_frames
     frames_read = 0
     try:
         with sf.SoundFile(str(info.path)) as f:
             # SoundFile.blocks() pads a short final read to the header's length; read() does not.
             while len(block := f.read(block_frames, dtype="float32", always_2d=True)):
                 frames_read += len(block)
+                if max_s is not None and max_frames is not None and frames_read > max_frames:
+                    raise AudioFileError(info.path, too_long(frames_read / info.sample_rate, max_s))
                 mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
                 out = resampler.resample_chunk(mono) if resampler else mono
                 if len(out):
@@ -137,49 +187,32 @@ def stream_mono(
         )
 
 
-def load_audio(path: Path, sample_rate: int = WHISPER_SAMPLE_RATE) -> AudioClip:
-    """The whole file as one mono clip at `sample_rate` Hz (for short recordings)."""
+def load_audio(
+    path: Path, sample_rate: int = WHISPER_SAMPLE_RATE, max_s: float | None = None
+) -> AudioClip:
+    """The whole file as one mono clip at `sample_rate` Hz (for short recordings).
+
+    max_s: the longest audio accepted, in seconds, checked before and while decoding.
+    """
     import numpy as np
 
-    blocks = list(stream_mono(probe(path), sample_rate))
+    blocks = list(stream_mono(probe(path, max_s), sample_rate, max_s=max_s))
     samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
     return AudioClip(samples=samples, sample_rate=sample_rate)
 
 
-def load_any_audio(path: Path, sample_rate: int = WHISPER_SAMPLE_RATE) -> AudioClip:
+def load_any_audio(
+    path: Path, sample_rate: int = WHISPER_SAMPLE_RATE, max_s: float | None = None
+) -> AudioClip:
     """`load_audio`, and for what libsndfile cannot read (a browser's WebM/Opus recording,
-    M4A/AAC), FFmpeg's decoders through PyAV. A file neither can read raises AudioFileError."""
-    import numpy as np
+    M4A/AAC), FFmpeg's decoders through PyAV (`audio.container`). A file neither can read
+    raises AudioFileError; so does audio past `max_s` seconds, checked before and while decoding.
+    """
+    from voicechat.audio.container import load_container_audio
 
     try:
-        return load_audio(path, sample_rate)
+        return load_audio(path, sample_rate, max_s)
     except AudioFileError as e:
         if "not a readable audio file" not in e.reason:
             raise
-    import av
-    import soxr
-
-    blocks = []
-    rate = 0
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise AudioFileError(path, f"not a readable audio file (expected {SUPPORTED})")
-            for frame in container.decode(audio=0):
-                raw = frame.to_ndarray()
-                samples = raw.astype(np.float32)
-                if raw.dtype.kind == "i":  # s16 or s32: scale to [-1, 1]
-                    samples /= float(2 ** (8 * raw.dtype.itemsize - 1))
-                channels = len(frame.layout.channels)
-                if not frame.format.is_planar:
-                    samples = samples.reshape(-1, channels).T
-                blocks.append(samples.reshape(channels, -1).mean(axis=0))
-                rate = frame.sample_rate
-    except (av.error.FFmpegError, ValueError):
-        raise AudioFileError(path, f"not a readable audio file (expected {SUPPORTED})") from None
-    if not blocks:
-        raise AudioFileError(path, "contains no audio")
-    mono = np.concatenate(blocks).astype(np.float32)
-    if rate != sample_rate:
-        mono = soxr.resample(mono, rate, sample_rate).astype(np.float32)
-    return AudioClip(samples=mono, sample_rate=sample_rate)
+    return load_container_audio(path, sample_rate, max_s)

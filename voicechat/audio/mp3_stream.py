@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from voicechat.audio.container import frame_mono
 from voicechat.types import AudioClip
 
 
@@ -37,15 +38,7 @@ class Mp3Stream:
         rate = 0
         for packet in packets:
             for frame in self._codec.decode(packet):
-                samples = frame.to_ndarray()
-                if samples.dtype == np.int16:
-                    samples = samples.astype(np.float32) / 32768.0
-                channels = len(frame.layout.channels)
-                if frame.format.is_planar:  # (channels, samples)
-                    samples = samples.reshape(channels, -1)
-                else:  # (1, samples x channels), interleaved
-                    samples = samples.reshape(-1, channels).T
-                blocks.append(samples.mean(axis=0).astype(np.float32))
+                blocks.append(frame_mono(frame))
                 rate = frame.sample_rate
         if not blocks:
             return None
