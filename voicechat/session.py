@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from voicechat.errors import SessionBusy, SessionError, UsageError
-from voicechat.fileio import atomic_text_writer
+from voicechat.fileio import atomic_text_writer, leftover_temp_files
 from voicechat.types import Message
 
 SCHEMA_VERSION = 1
@@ -178,8 +178,9 @@ class SessionStore:
         return path
 
     @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        """Hold session `name` for one turn; another process holding it raises SessionBusy.
+    def lock(self, name: str, wait_s: float = 0.0) -> Iterator[None]:
+        """Hold session `name` for one turn; another holder raises SessionBusy (after waiting
+        up to `wait_s` seconds for it to let go).
 
         Taking the lock also clears the temporary files of writers that died mid-save: every
         writer of a session holds its lock, so no live one can own them.
@@ -187,7 +188,7 @@ class SessionStore:
         from filelock import FileLock, Timeout
 
         self.directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-        lock = FileLock(self.directory / f".{validate_name(name)}.lock", timeout=0)
+        lock = FileLock(self.directory / f".{validate_name(name)}.lock", timeout=wait_s)
         try:
             lock.acquire()
         except Timeout:
@@ -196,7 +197,7 @@ class SessionStore:
                 "wait for its turn to end or use another --session"
             ) from None
         try:
-            for leftover in self.directory.glob(f".{name}.json.*.tmp"):
+            for leftover in leftover_temp_files(self.path(name)):
                 leftover.unlink(missing_ok=True)
             yield
         finally:
