@@ -8,6 +8,7 @@ turn itself is `voicechat.turn.run_turn`.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,15 +71,23 @@ class Conversation:
         speaker: AudioSink | None = None,
         keep_audio: bool = False,
         streaming: bool = True,
+        cancel: threading.Event | None = None,
     ) -> SpokenReply:
         """A reply on this conversation's model and voice (silent when muted or voiceless).
 
         speaker: where it plays instead of the conversation's own speaker.
+        cancel: the turn's stop signal, which the reply obeys (see `SpokenReply`).
         """
         voice = None if self.muted else self.synthesizer
         sink = (speaker or self.speaker) if voice is not None else None
         reply = SpokenReply(
-            self.model, voice, sink, listener, keep_audio=keep_audio, streaming=streaming
+            self.model,
+            voice,
+            sink,
+            listener,
+            keep_audio=keep_audio,
+            streaming=streaming,
+            cancel=cancel,
         )
         self._current = reply
         return reply
@@ -114,6 +123,13 @@ class Conversation:
         )
         self.store.save(self.session)
 
+    def save_stopped(self) -> None:
+        """Keep a reply stopped before it began: empty, marked interrupted."""
+        self.session.add(
+            "assistant", "", engines=self.engines(None), timings_ms={}, interrupted=True
+        )
+        self.store.save(self.session)
+
     def save_failure(self, error: str) -> None:
         """Keep a reply that failed, with its error."""
         self.session.add("assistant", "", error=error, engines=self.engines(None))
@@ -130,15 +146,19 @@ class Conversation:
         return name
 
 
-def lock_session(store: SessionStore, name: str | None) -> tuple[Session, contextlib.ExitStack]:
+def lock_session(
+    store: SessionStore, name: str | None, wait_s: float = 0.0
+) -> tuple[Session, contextlib.ExitStack]:
     """Lock session `name` (a new name when None) and load it, or start it when new.
+
+    wait_s: how long to wait for another holder to let go before it is busy.
 
     Returns the session and its lock, held until the stack is closed: hand both to the
     `Conversation`, which keeps the lock with the session it is on.
     """
     name = validate_name(name) if name else store.new_name()
     lock = contextlib.ExitStack()
-    lock.enter_context(store.lock(name))
+    lock.enter_context(store.lock(name, wait_s))
     try:
         session = store.load(name) if store.exists(name) else Session(name)
     except BaseException:

@@ -95,6 +95,8 @@ class SpokenReply:
     synthesizer, speaker: None for a silent reply. keep_audio: collect the clips (--save-audio).
     streaming: speak sentence by sentence while writing; False speaks the whole reply at the end.
     first_clause_words: see FIRST_CLAUSE_WORDS; 0 speaks whole sentences only.
+    cancel: the signal that stops it (the turn's own, so a stop that came before the reply
+    began stops it too); a new one when None.
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class SpokenReply:
         keep_audio: bool = False,
         streaming: bool = True,
         first_clause_words: int = FIRST_CLAUSE_WORDS,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.model = model
         self.synthesizer = synthesizer
@@ -114,7 +117,7 @@ class SpokenReply:
         self.keep_audio = keep_audio
         self.streaming = streaming
         self.first_clause_words = first_clause_words if streaming else 0
-        self.cancel = threading.Event()
+        self.cancel = cancel if cancel is not None else threading.Event()
 
     def run(self, messages: Sequence[Message], options: GenerationOptions) -> Reply:
         """Stream, speak and return the reply. Ctrl-C stops everything and returns the partial

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,10 @@ from voicechat.types import AudioClip
 
 if TYPE_CHECKING:
     from voicechat.early_start import EarlyReply
+
+
+CANCEL_POLL_S = 0.02
+"""Seconds between checks for a stop while a transcript is awaited."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +117,13 @@ class TurnTimings:
 @dataclass(frozen=True)
 class TurnResult:
     """How a turn ended. said: what was said or typed ("" for a take with no words in it,
-    and then reply is None)."""
+    and then reply is None). stopped: the turn was stopped before its reply began (reply is
+    None; what was said, if known, is saved with an empty reply marked interrupted)."""
 
     said: str
     reply: Reply | None
     timings: TurnTimings
+    stopped: bool = False
 
 
 def run_turn(
@@ -125,26 +132,36 @@ def run_turn(
     listener: TurnListener,
     keep_audio: bool = False,
     streaming: bool = True,
+    cancel: threading.Event | None = None,
 ) -> TurnResult:
     """Answer one take or text: transcribe, save the question, reply, save the reply.
 
     An interrupted reply is saved as far as it got; a failed one is saved with its error and
     the error raised. streaming: False writes the whole reply before speaking it (bench's
-    sequential baseline).
+    sequential baseline). cancel: stops the turn wherever it is: between transcription,
+    prompt and reply, and the reply itself.
     """
+    cancel = cancel if cancel is not None else threading.Event()
     if isinstance(said, Typed):
         start, text, stt_ms = said.at, said.text, None
     else:
         start = said.ended_at
-        text, stt_ms = _transcript(conversation, said, listener)
+        text, stt_ms = _transcript(conversation, said, listener, cancel)
         if not text:
             if said.early is not None:
                 said.early.abandon()
-            return TurnResult("", None, TurnTimings(stt_ms=stt_ms, turn_ms=stt_ms or 0.0))
+            timings = TurnTimings(stt_ms=stt_ms, turn_ms=stt_ms or 0.0)
+            return TurnResult("", None, timings, stopped=cancel.is_set())
     listener.on_said(text)
     early = said.early if isinstance(said, Spoken) else None
-    messages = None if early is not None else conversation.prompt(text)
+    messages = None if early is not None or cancel.is_set() else conversation.prompt(text)
     conversation.save_question(text)
+    if cancel.is_set():
+        if early is not None:
+            early.abandon()
+        conversation.save_stopped()
+        timings = TurnTimings(stt_ms=stt_ms, turn_ms=(time.monotonic() - start) * 1000)
+        return TurnResult(text, None, timings, stopped=True)
     released_at = None
     try:
         if early is not None:
@@ -152,7 +169,9 @@ def run_turn(
             reply = early.result()
         else:
             assert messages is not None
-            pipeline = conversation.reply(listener, keep_audio=keep_audio, streaming=streaming)
+            pipeline = conversation.reply(
+                listener, keep_audio=keep_audio, streaming=streaming, cancel=cancel
+            )
             reply = pipeline.run(messages, conversation.options)
     except VoicechatError as e:
         conversation.save_failure(str(e))
@@ -163,16 +182,21 @@ def run_turn(
 
 
 def _transcript(
-    conversation: Conversation, said: Spoken, listener: TurnListener
+    conversation: Conversation, said: Spoken, listener: TurnListener, cancel: threading.Event
 ) -> tuple[str, float]:
-    """The take's text and the ms from the end of the take until it was there."""
+    """The take's text and the ms from the end of the take until it was there ("" when
+    `cancel` came first)."""
     if said.early is not None:
         return said.early.text, 0.0
     if said.transcript is None and conversation.hear is None:
         raise UsageError("this conversation takes text only")
     listener.on_transcribing()
     if said.transcript is not None:
-        text = said.transcript.result()
+        while not cancel.is_set():
+            done, _ = concurrent.futures.wait([said.transcript], timeout=CANCEL_POLL_S)
+            if done:
+                break
+        text = said.transcript.result() if said.transcript.done() else ""
     else:
         assert conversation.hear is not None
         text = conversation.hear(said.clip)

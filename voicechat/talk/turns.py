@@ -4,6 +4,7 @@ shown on the screen."""
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 
 from voicechat.conversation import Conversation
@@ -25,6 +26,7 @@ class Turns:
         """Stop the reply (set by keys; kept up until the turn has ended)."""
         self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._job: concurrent.futures.Future[TurnResult | str] | None = None
+        self._cancel = threading.Event()
 
     @property
     def busy(self) -> bool:
@@ -33,12 +35,13 @@ class Turns:
 
     def start(self, said: Typed | Spoken) -> None:
         """Answer `said` on the worker."""
-        self._job = self._jobs.submit(self._run, said)
+        self._cancel = threading.Event()
+        self._job = self._jobs.submit(self._run, said, self._cancel)
 
-    def _run(self, said: Typed | Spoken) -> TurnResult | str:
+    def _run(self, said: Typed | Spoken, cancel: threading.Event) -> TurnResult | str:
         """Worker: the turn's result, or its failure as one line."""
         try:
-            return run_turn(self.conversation, said, self.listener)
+            return run_turn(self.conversation, said, self.listener, cancel=cancel)
         except VoicechatError as e:
             return str(e)
 
@@ -48,6 +51,7 @@ class Turns:
         if job is None:
             return False
         if self.interrupting:
+            self._cancel.set()
             self.conversation.interrupt()
         if not job.done():
             return False
@@ -66,6 +70,8 @@ class Turns:
     def _show(self, outcome: TurnResult | str) -> None:
         if isinstance(outcome, str):
             self.screen.error(outcome)
+        elif outcome.stopped:
+            self.screen.notice("stopped before the reply began")
         elif outcome.reply is None:
             self.screen.notice("no speech heard; nothing was sent")
         else:
