@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,16 @@ import soundfile as sf
 
 from tests.support.speech import speak
 from tests.support.tiny_phi3 import ANSWERS
-from tests.support.web import browser_available, chromium, wait_until, web_server
+from tests.support.web import (
+    browser_available,
+    chromium,
+    cookie,
+    handshake_status,
+    http_get,
+    wait_until,
+    web_process,
+    web_server,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -121,7 +128,10 @@ def test_bad_input_and_no_microphone_are_one_visible_line(
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("these are not sounds")
     with web_server(web_config, env, "--session", "web2") as url, chromium(None, tmp_path) as page:
+        page.get(url.split("?")[0])  # without the token: one line on how to get in
+        assert "printed when it started" in page.find_element(By.TAG_NAME, "body").text
         page.get(url)
+        assert "token" not in page.current_url  # swapped for a cookie, gone from history
         wait_until(page, "window.vc.connected")
         page.find_element(By.ID, "upload").send_keys(str(not_audio))
         error = wait_until(page, "document.getElementById('error').innerText")
@@ -135,33 +145,18 @@ def test_bad_input_and_no_microphone_are_one_visible_line(
     assert [m["role"] for m in _messages(isolated_home, "web2")] == ["user", "assistant"]
 
 
-def test_another_address_needs_the_token_and_the_page_s_own_origin(
+def test_another_address_answers_to_its_own_name_with_the_token(
     web_config: Path, env: dict[str, str]
 ) -> None:
-    import asyncio
-
-    import websockets
-
-    with web_server(web_config, env, "--host", "127.0.0.2") as url:
-        assert "?token=" in url
-        bare = url.split("?")[0]
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(bare, timeout=5)
-        assert refused.value.code == 401
-        with pytest.raises(urllib.error.HTTPError):
-            urllib.request.urlopen(bare + "?token=wrong", timeout=5)
-        assert b"voicechat" in urllib.request.urlopen(url, timeout=5).read()
-
-        token = url.split("token=")[1]
-        socket = bare.replace("http://", "ws://") + "ws"
-
-        async def connect(address: str, origin: str) -> str:
-            async with websockets.connect(address, origin=origin) as ws:  # type: ignore[arg-type]
-                await ws.send(json.dumps({"type": "hello"}))
-                return str(await asyncio.wait_for(ws.recv(), 10))
-
-        own = bare.rstrip("/")
-        assert "sessions" in asyncio.run(connect(f"{socket}?token={token}", own))
-        for address, origin in ((socket, own), (f"{socket}?token={token}", "http://evil.test")):
-            with pytest.raises(websockets.exceptions.InvalidStatus):
-                asyncio.run(connect(address, origin))
+    with web_process(web_config, env, "--host", "127.0.0.2") as server:
+        assert server.base.startswith("http://127.0.0.2:")
+        assert http_get(server, "/")[0] == 401
+        assert http_get(server, "/?token=wrong")[0] == 401
+        assert http_get(server, f"/?token={server.token}")[0] == 303
+        assert http_get(server, "/", cookie=cookie(server))[0] == 200
+        own = server.base.rstrip("/")
+        assert handshake_status(server, server.host, own, cookie(server)) == 101
+        assert handshake_status(server, server.host, "http://evil.test", cookie(server)) == 403
+        assert handshake_status(server, server.host, own, None) == 403
+        port = server.host.rsplit(":", 1)[1]
+        assert http_get(server, "/", host=f"evil.test:{port}", cookie=cookie(server))[0] == 403

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,35 @@ def browser_available() -> bool:
     return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists() and bool(shutil.which("sox"))
 
 
+@dataclass(frozen=True)
+class WebServer:
+    """A running `voicechat web`. url: the address it printed (with the token); base: the
+    same without it ("http://127.0.0.1:PORT/"); log: its output so far."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def base(self) -> str:
+        return self.url.split("?")[0]
+
+    @property
+    def token(self) -> str:
+        return self.url.split("token=")[1]
+
+    @property
+    def host(self) -> str:
+        """The Host header of the printed address ("127.0.0.1:PORT")."""
+        return self.base.split("//")[1].rstrip("/")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
 @contextmanager
-def web_server(config: Path, env: dict[str, str], *args: str) -> Iterator[str]:
-    """Run `voicechat web` and yield the page's address (with its token, if one is printed)."""
+def web_process(config: Path, env: dict[str, str], *args: str) -> Iterator[WebServer]:
+    """Run `voicechat web` until its page answers; yield it; stop it."""
     port = free_port()
     log = Path(env["VOICECHAT_HOME"]) / f"web-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -48,8 +75,7 @@ def web_server(config: Path, env: dict[str, str], *args: str) -> Iterator[str]:
             if found:
                 url = found.group(1)
                 try:
-                    health = url.replace("/?", "/health?") if "?" in url else url + "health"
-                    urllib.request.urlopen(health, timeout=2).read()
+                    urllib.request.urlopen(url.split("?")[0] + "health", timeout=2).read()
                     break
                 except OSError:
                     pass
@@ -58,13 +84,20 @@ def web_server(config: Path, env: dict[str, str], *args: str) -> Iterator[str]:
             time.sleep(0.2)
         else:
             raise AssertionError(f"voicechat web did not start: {log.read_text()}")
-        yield url
+        yield WebServer(url, process, log)
     finally:
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def web_server(config: Path, env: dict[str, str], *args: str) -> Iterator[str]:
+    """Run `voicechat web` and yield the address it printed (with its token)."""
+    with web_process(config, env, *args) as server:
+        yield server.url
 
 
 @contextmanager
@@ -106,3 +139,84 @@ def wait_until(driver: Any, script: str, timeout: float = 60.0) -> Any:
         time.sleep(0.1)
     state = driver.execute_script("return document.querySelector('main').innerText")
     raise AssertionError(f"{script} never held; the page shows:\n{state}")
+
+
+def cookie(server: WebServer) -> str:
+    """The Cookie header a page that opened the printed address sends."""
+    port = server.host.rsplit(":", 1)[1]
+    return f"voicechat-token-{port}={server.token}"
+
+
+def http_get(
+    server: WebServer, path: str = "/", host: str | None = None, cookie: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """GET `path` with any Host header; the status, the headers (lowercased) and the body."""
+    import http.client
+
+    address, port = server.host.rsplit(":", 1)
+    connection = http.client.HTTPConnection(address, int(port), timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        connection.putheader("Host", host or server.host)
+        if cookie:
+            connection.putheader("Cookie", cookie)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def handshake_status(server: WebServer, host: str, origin: str | None, cookie: str | None) -> int:
+    """The HTTP status a WebSocket opening handshake to /ws gets, sent by hand so that any
+    Host can be claimed (101: the socket was accepted)."""
+    import base64
+    import socket
+
+    address, port = server.host.rsplit(":", 1)
+    lines = [
+        "GET /ws HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}",
+        "Sec-WebSocket-Version: 13",
+    ]  # fmt: skip
+    lines += [f"Origin: {origin}"] if origin else []
+    lines += [f"Cookie: {cookie}"] if cookie else []
+    with socket.create_connection((address, int(port)), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status_line = s.recv(4096).split(b"\r\n")[0]
+    return int(status_line.split()[1])
+
+
+@contextmanager
+def page_socket(server: WebServer) -> Iterator[Any]:
+    """A WebSocket to the server as its own page opens it (its origin, the token's cookie)."""
+    from websockets.sync.client import connect
+    from websockets.typing import Origin
+
+    with connect(
+        server.base.replace("http://", "ws://") + "ws",
+        origin=Origin(server.base.rstrip("/")),
+        additional_headers={"Cookie": cookie(server)},
+        max_size=None,
+        proxy=None,
+    ) as ws:
+        yield ws
+
+
+def receive_until(ws: Any, kind: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """JSON messages from the server up to and including the first of type `kind`; an error
+    on the way fails, unless errors are what is awaited."""
+    import json
+
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = ws.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if isinstance(message, bytes):
+            continue
+        got.append(json.loads(message))
+        if got[-1]["type"] == kind:
+            return got
+        if got[-1]["type"] == "error":
+            raise AssertionError(f"error while awaiting {kind!r}: {got[-1]['text']}")
+    raise AssertionError(f"no {kind!r} message came; got {got}")

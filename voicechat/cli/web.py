@@ -17,12 +17,24 @@ from voicechat.errors import EngineUnavailable, UsageError
 def web(
     host: Annotated[
         str,
-        typer.Option(help="Address to serve on; any but 127.0.0.1 needs the printed token."),
+        typer.Option(
+            help="Address to serve on: 127.0.0.1 (this machine only), 0.0.0.0 (every address "
+            "of this machine, e.g. for a phone on the same network) or one address."
+        ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 8765,
     session: Annotated[
         str | None,
         typer.Option("--session", "-s", help="The session the page opens on (created if new)."),
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Another name the page is opened by (a DNS name, a proxy's); repeatable. "
+            "Requests for any other name are refused.",
+            metavar="NAME",
+        ),
     ] = None,
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the page in the default browser.")
@@ -31,6 +43,10 @@ def web(
     """Talk in a browser page: hold or click to talk, upload a recording, or type; the reply
     is shown as it is written and heard from its first sentence. Same engines, config and
     sessions as `talk` and `ask`.
+
+    Only you get in: open the address printed at start, which carries a secret token; the
+    page keeps it in a cookie. Requests for another host name (DNS rebinding) or from another
+    site's page are refused, on 127.0.0.1 too.
     """
     try:
         import starlette  # noqa: F401
@@ -40,24 +56,27 @@ def web(
             'voicechat web needs its extra: pip install "voicechat[web]"'
         ) from None
     from voicechat.session import SessionStore, validate_name
-    from voicechat.web.server import LOCAL_HOSTS, WS_MAX_BYTES, WebSettings, create_app
+    from voicechat.web.guard import Access, addresses_to_open, reachable_names
+    from voicechat.web.server import WS_MAX_BYTES, WebSettings, create_app
 
     config = settings().config
     store = SessionStore(paths.sessions_dir(config.session.dir))
     name = validate_name(session) if session else store.new_name()
-    token = None if host in LOCAL_HOSTS else secrets.token_urlsafe(18)
     _check_address(host, port)  # before minutes of loading models
+    token = secrets.token_urlsafe(24)
+    access = Access.of(reachable_names(host, allow_host or ()), port, token)
     models = load_models(config)
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
-    ui.notice(f"voicechat web on {url} (Ctrl-C to stop)")
+    urls = addresses_to_open(host, port, token)
+    ui.notice(f"voicechat web on {urls[0]} (Ctrl-C to stop)")
+    for url in urls[1:]:
+        ui.notice(f"  also {url}")
     if open_browser:
         import webbrowser
 
-        webbrowser.open(url)
+        webbrowser.open(urls[-1] if len(urls) > 1 else urls[0])
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(WebSettings(config, models, name, token)),
+            create_app(WebSettings(config, models, name, access, ui.notice)),
             host=host,
             port=port,
             log_level="warning",

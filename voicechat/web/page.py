@@ -7,21 +7,23 @@ upload, its bytes in the binary message that follows) and `stop`. The server ans
 `done` (the reply, whether interrupted, the timings), `notice` and `error` as JSON, and the
 reply's audio as binary WAV messages, one per piece, as soon as each is voiced.
 
+Stop, or the page going away, stops the turn wherever it is (transcribing, before the reply
+begins, or in the reply); what was said is saved with the reply marked interrupted, and the
+session's lock is freed at once. Uploads are decoded within `audio.max_record_s`.
+
 Each turn takes the session's lock and loads the session from its file, so the page, `talk`
 and `ask` share sessions; a session in use elsewhere gets a clear "busy".
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from voicechat import paths
 from voicechat.audio.io import load_any_audio
@@ -40,17 +42,17 @@ UPLOAD_MAX_BYTES = 20 * 2**20
 """The largest recording or upload accepted (20 MiB)."""
 BARGE_IN_WAIT_S = 10.0
 """Seconds a new turn waits for the reply it interrupts to stop and be saved."""
+LOCK_WAIT_S = 3.0
+"""Seconds a turn waits for its session to be let go (by a page that just left, whose turn
+is still stopping) before the session is busy."""
 
 
-@dataclass(frozen=True)
-class Outbox:
-    """Sends to the page from any thread, in order, through the server's event loop."""
-
-    loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[dict[str, Any] | bytes]
+class Outbox(Protocol):
+    """Sends to the page from any thread, in order (the server's bounded queue)."""
 
     def send(self, message: dict[str, Any] | bytes) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, message)
+        """Queue a JSON object or binary audio for the page."""
+        ...
 
 
 class PageSink(TimedSink):
@@ -88,13 +90,14 @@ class PageConversation:
         self.store = SessionStore(paths.sessions_dir(config.session.dir))
         self.session = session
         self._turn: threading.Thread | None = None
+        self._cancel = threading.Event()
         self._conversation: Conversation | None = None
         self._pending_audio: str | None = None
 
     # Messages from the page ---------------------------------------------------------------
 
     def on_message(self, message: dict[str, Any]) -> None:
-        """A JSON message from the page."""
+        """A JSON object from the page."""
         kind = message.get("type")
         if kind == "hello":
             self._send_sessions()
@@ -107,53 +110,55 @@ class PageConversation:
         elif kind == "audio":
             self._pending_audio = str(message.get("name") or "recording")
         elif kind == "stop":
-            if self._conversation is not None:
-                self._conversation.interrupt()
+            self._stop()
         else:
-            self._error(f"unknown message {kind!r}")
+            self.error(f"unknown message {str(kind)[:40]!r}")
 
     def on_bytes(self, data: bytes) -> None:
         """The audio announced by the last `audio` message."""
         name, self._pending_audio = self._pending_audio, None
         if name is None:
-            self._error("audio arrived without being announced")
+            self.error("audio arrived without being announced")
             return
+        name = name[:80]
         if len(data) > UPLOAD_MAX_BYTES:
-            self._error(f"{name}: larger than {UPLOAD_MAX_BYTES // 2**20} MiB; send a shorter one")
+            self.error(f"{name}: larger than {UPLOAD_MAX_BYTES // 2**20} MiB; send a shorter one")
             return
         try:
-            clip = _decode(data)
+            clip = _decode(data, self.config.audio.max_record_s)
         except AudioFileError as e:
-            self._error(f"{name}: {e.reason}")
-            return
-        limit = self.config.audio.max_record_s
-        if clip.duration > limit:
-            self._error(f"{name}: {clip.duration:.0f} s is longer than {limit:.0f} s")
+            self.error(f"{name}: {e.reason}")
             return
         self._start(Spoken(clip, time.monotonic()))
 
     def close(self) -> None:
         """The page went away: stop its turn (saved as far as it got)."""
-        if self._conversation is not None:
-            self._conversation.interrupt()
+        self._stop()
         if self._turn is not None:
             self._turn.join(timeout=30)
+
+    def _stop(self) -> None:
+        """Stop the turn under way, wherever it is."""
+        self._cancel.set()
+        conversation = self._conversation
+        if conversation is not None:
+            conversation.interrupt()
 
     # Turns --------------------------------------------------------------------------------
 
     def _start(self, said: Typed | Spoken) -> None:
         """Answer `said`; a reply still under way is stopped first (barge-in)."""
         if self._turn is not None and self._turn.is_alive():
-            if self._conversation is not None:
-                self._conversation.interrupt()
+            self._stop()
             self._turn.join(timeout=BARGE_IN_WAIT_S)
             if self._turn.is_alive():
-                self._error("busy: the reply under way did not stop; try again")
+                self.error("busy: the reply under way did not stop; try again")
                 return
-        self._turn = threading.Thread(target=self._run, args=(said,), daemon=True)
+        self._cancel = threading.Event()
+        self._turn = threading.Thread(target=self._run, args=(said, self._cancel), daemon=True)
         self._turn.start()
 
-    def _run(self, said: Typed | Spoken) -> None:
+    def _run(self, said: Typed | Spoken, cancel: threading.Event) -> None:
         """Worker: one turn in the page's session."""
         send = self.outbox.send
         listener = TurnListener(
@@ -165,7 +170,7 @@ class PageConversation:
         )
         models = self.models
         try:
-            session, lock = lock_session(self.store, self.session)
+            session, lock = lock_session(self.store, self.session, LOCK_WAIT_S)
             with lock:
                 conversation = Conversation(
                     self.config.llm,
@@ -178,16 +183,19 @@ class PageConversation:
                     hear=models.hear,
                 )
                 self._conversation = conversation
-                result = run_turn(conversation, said, listener)
+                result = run_turn(conversation, said, listener, cancel=cancel)
         except VoicechatError as e:
-            self._error(str(e))
+            self.error(str(e))
             return
         except Exception as e:  # the page must hear of every failure, in one line
             log.debug("turn failed", exc_info=True)
-            self._error(f"unexpected {type(e).__name__}: {e}")
+            self.error(f"unexpected {type(e).__name__}: {e}")
             return
         finally:
             self._conversation = None
+        if result.stopped:
+            send({"type": "done", "reply": "" if result.said else None, "interrupted": True})
+            return
         if result.reply is None:
             send({"type": "notice", "text": "no speech heard; nothing was sent"})
             send({"type": "done", "reply": None})
@@ -205,12 +213,12 @@ class PageConversation:
 
     def _pick_session(self, name: str) -> None:
         if self._turn is not None and self._turn.is_alive():
-            self._error("busy: wait for the reply to end before changing session")
+            self.error("busy: wait for the reply to end before changing session")
             return
         try:
             self.session = validate_name(name) if name else self.store.new_name()
         except VoicechatError as e:
-            self._error(str(e))
+            self.error(str(e))
             return
         self._send_sessions()
 
@@ -224,7 +232,7 @@ class PageConversation:
             try:
                 messages = self.store.load(self.session).messages
             except VoicechatError as e:
-                self._error(str(e))
+                self.error(str(e))
         self.outbox.send(
             {
                 "type": "history",
@@ -239,13 +247,14 @@ class PageConversation:
             }
         )
 
-    def _error(self, text: str) -> None:
+    def error(self, text: str) -> None:
+        """Show the page one line of what went wrong."""
         self.outbox.send({"type": "error", "text": text})
 
 
-def _decode(data: bytes) -> AudioClip:
-    """Audio bytes of any format voicechat reads, as 16 kHz mono."""
+def _decode(data: bytes, max_s: float) -> AudioClip:
+    """Audio bytes of any format voicechat reads, as 16 kHz mono, at most `max_s` seconds."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "audio"
         path.write_bytes(data)
-        return load_any_audio(path)
+        return load_any_audio(path, max_s=max_s)
