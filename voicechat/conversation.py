@@ -130,9 +130,16 @@ class Conversation:
         )
         self.store.save(self.session)
 
-    def save_failure(self, error: str) -> None:
-        """Keep a reply that failed, with its error."""
-        self.session.add("assistant", "", error=error, engines=self.engines(None))
+    def save_failure(self, error: str, written: str = "") -> None:
+        """Keep a reply that failed, with its error and what it had written (then marked
+        interrupted)."""
+        self.session.add(
+            "assistant",
+            written,
+            error=error,
+            engines=self.engines(None),
+            interrupted=bool(written),
+        )
         self.store.save(self.session)
 
     def new_session(self) -> str:

@@ -118,6 +118,8 @@ class SpokenReply:
         self.streaming = streaming
         self.first_clause_words = first_clause_words if streaming else 0
         self.cancel = cancel if cancel is not None else threading.Event()
+        self.pieces: list[str] = []
+        """What the model has written so far (kept when the model fails part way)."""
 
     def run(self, messages: Sequence[Message], options: GenerationOptions) -> Reply:
         """Stream, speak and return the reply. Ctrl-C stops everything and returns the partial
@@ -138,7 +140,7 @@ class SpokenReply:
                 w.start()
         speaking = bool(workers) and self.synthesizer is not None
 
-        pieces: list[str] = []
+        pieces = self.pieces
         try:
             try:
                 self._stream_text(messages, options, pieces, sentences if speaking else None, reply)

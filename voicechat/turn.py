@@ -163,6 +163,7 @@ def run_turn(
         timings = TurnTimings(stt_ms=stt_ms, turn_ms=(time.monotonic() - start) * 1000)
         return TurnResult(text, None, timings, stopped=True)
     released_at = None
+    pipeline = None
     try:
         if early is not None:
             released_at = early.release()
@@ -174,7 +175,8 @@ def run_turn(
             )
             reply = pipeline.run(messages, conversation.options)
     except VoicechatError as e:
-        conversation.save_failure(str(e))
+        written = "".join(pipeline.pieces).strip() if pipeline is not None else ""
+        conversation.save_failure(str(e), written)
         raise
     timings = TurnTimings.of(reply, start, stt_ms, released_at)
     conversation.save_reply(reply, timings.as_dict())

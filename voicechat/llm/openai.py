@@ -56,6 +56,7 @@ class OpenAIChatModel:
         """Yield the streamed reply; each kind of server failure becomes one clear line."""
         import openai
 
+        streaming = False  # the reply has begun to arrive
         try:
             stream: Any = self._client.chat.completions.create(
                 model=self.model_name,
@@ -66,6 +67,7 @@ class OpenAIChatModel:
             )
             with stream:
                 for chunk in stream:
+                    streaming = True
                     if cancel.is_set():
                         return
                     if chunk.choices and chunk.choices[0].delta.content:
@@ -73,6 +75,10 @@ class OpenAIChatModel:
         except openai.APITimeoutError:
             raise LlmServerError(f"{self.base_url}: the server did not answer in time") from None
         except openai.APIConnectionError:
+            if streaming:
+                raise LlmServerError(
+                    f"{self.base_url}: the connection was lost during the reply"
+                ) from None
             raise LlmServerError(
                 f"cannot connect to {self.base_url}; is the server running?"
             ) from None
@@ -88,4 +94,8 @@ class OpenAIChatModel:
             raise LlmServerError(
                 f"{self.base_url} answered {e.status_code} for model {self.model_name!r}: "
                 f"{e.message}"
+            ) from None
+        except Exception as e:  # the transport broke mid-stream (the server died): its own types
+            raise LlmServerError(
+                f"{self.base_url}: the connection was lost during the reply ({type(e).__name__})"
             ) from None
