@@ -6,7 +6,6 @@ from the virtual speaker and transcribed by Whisper tiny.en.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,9 @@ import soundfile as sf
 from tests.support.cli import run_cli
 from tests.support.pulse import play_into_microphone, record_speaker
 from tests.support.speech import normalise, speak
+from tests.support.talk import session_messages as _messages
+from tests.support.talk import start_talk as _start
+from tests.support.talk import talk_config as _config
 from tests.support.tiny_phi3 import ANSWERS
 from tests.support.tmux import TmuxTerminal
 from voicechat.session import Session, SessionStore
@@ -47,32 +49,12 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _config(tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path, silence_ms: int) -> Path:
-    path = tmp_path / "talk.toml"
-    path.write_text(
-        f'[asr]\nmodel = "{tiny_en_pt}"\n'
-        f'[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n'
-        '[tts]\nengine = "piper"\n'
-        f"[audio]\nsilence_ms = {silence_ms}\n"
-    )
-    return path
-
-
 @pytest.fixture
 def terminal(tmp_path: Path) -> Iterator[list[TmuxTerminal]]:
     opened: list[TmuxTerminal] = []
     yield opened
     for t in opened:
         t.close()
-
-
-def _start(
-    opened: list[TmuxTerminal], args: list[str], env: dict[str, str], tmp_path: Path
-) -> TmuxTerminal:
-    t = TmuxTerminal(args, env, tmp_path)
-    opened.append(t)
-    t.wait_for("quit", timeout=120)  # the key hints show once every model is loaded
-    return t
 
 
 @pytest.fixture
@@ -99,10 +81,6 @@ def _speak_a_take(t: TmuxTerminal, voice: Path, pulse: dict[str, str]) -> None:
     t.wait_for("listening")
     time.sleep(0.5)
     play_into_microphone(voice, pulse).wait()
-
-
-def _messages(home: Path, name: str) -> list[dict]:  # type: ignore[type-arg]
-    return json.loads((home / "sessions" / f"{name}.json").read_text())["messages"]  # type: ignore[no-any-return]
 
 
 def _assert_restored(t: TmuxTerminal) -> None:

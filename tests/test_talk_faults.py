@@ -1,0 +1,173 @@
+"""`voicechat talk` when the world breaks under it: the speaker vanishes, the
+session folder turns read-only, the language model's server dies mid-reply. Each is one clear
+line on screen, talk stays up, and nothing it acknowledged is lost."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.support.llm_server import transformers_serve
+from tests.support.talk import session_messages, start_talk, talk_config
+from tests.support.tmux import TmuxTerminal
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+SKY = "What colour is the sky?"
+SKY_ANSWER = "The sky is blue on a clear day."
+
+
+@pytest.fixture
+def terminal() -> Iterator[list[TmuxTerminal]]:
+    opened: list[TmuxTerminal] = []
+    yield opened
+    for t in opened:
+        t.close()
+
+
+def _pactl(pulse: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        ["pactl", *args], env={**os.environ, **pulse}, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@contextmanager
+def _unloaded(pulse: dict[str, str], module: str, argument: str) -> Iterator[Callable[[], None]]:
+    """Unload the PulseAudio module whose arguments contain `argument` (a device vanishes)
+    when the block starts using it; load it back afterwards, as the default again."""
+    line = next(
+        line for line in _pactl(pulse, "list", "short", "modules").splitlines()
+        if module in line and argument in line
+    )  # fmt: skip
+    index, _, args = line.split("\t")[:3]
+
+    def unload() -> None:
+        _pactl(pulse, "unload-module", index)
+
+    try:
+        yield unload
+    finally:
+        _pactl(pulse, "load-module", module, *args.split())
+        _pactl(pulse, "set-default-source", "vmic")
+        _pactl(pulse, "set-default-sink", "vspeaker")
+
+
+def test_the_speaker_vanishing_mid_reply_keeps_the_reply(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
+    t = start_talk(terminal, ["--config", str(config), "talk", "-s", "spk"], pulse, tmp_path)
+    with _unloaded(pulse, "module-null-sink", "sink_name=vspeaker") as unload:
+        t.type("Tell me a long story.")
+        t.wait_for("speaking")
+        unload()
+        t.wait_for("· turn ", timeout=120)  # the turn ended and showed its timings
+    t.type(SKY)
+    t.wait_for(f"assistant: {SKY_ANSWER}")
+    t.keys("C-d")
+    assert t.wait_exit() == 0
+    messages = session_messages(isolated_home, "spk")
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 2
+    assert messages[1]["content"], "the reply written while the speaker vanished is kept"
+
+
+def _read_only(folder: Path) -> bool:
+    """Make `folder` read-only, for root too (immutable); False where that is not possible."""
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        return True
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+    return made.returncode == 0
+
+
+def _writable(folder: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True, check=False)
+    folder.chmod(0o700)
+
+
+def test_a_read_only_session_folder_is_one_line_and_loses_nothing(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
+    t = start_talk(terminal, ["--config", str(config), "talk", "-s", "ro"], pulse, tmp_path)
+    t.type(SKY)
+    t.wait_for(f"assistant: {SKY_ANSWER}")
+    folder = isolated_home / "sessions"
+    if not _read_only(folder):
+        pytest.skip("this file system cannot make a folder read-only for root")
+    try:
+        t.type("How many legs does a spider have?")
+        screen = t.wait_for("cannot write the session")
+        assert screen.count("error:") == 1
+        assert len(session_messages(isolated_home, "ro")) == 2  # the file is intact
+    finally:
+        _writable(folder)
+    t.type("What is the capital of France?")  # writable again: every turn is saved
+    t.wait_for("assistant: The capital of France is Paris.")
+    t.keys("C-d")
+    assert t.wait_exit() == 0
+    said = [m["content"] for m in session_messages(isolated_home, "ro") if m["role"] == "user"]
+    assert said == [SKY, "How many legs does a spider have?", "What is the capital of France?"]
+
+
+def test_the_model_server_dying_mid_reply_is_one_line_and_keeps_what_was_written(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    with transformers_serve(tiny_phi3, tmp_path / "serve.log") as base_url:
+        config = tmp_path / "openai.toml"
+        config.write_text(
+            f'[asr]\nmodel = "{tiny_en_pt}"\n'
+            f'[llm]\nengine = "openai"\nmodel = "{tiny_phi3}"\nbase_url = "{base_url}"\n'
+            'temperature = 0\nmax_new_tokens = 400\n[tts]\nengine = "piper"\n'
+        )
+        t = start_talk(terminal, ["--config", str(config), "talk", "-s", "srv"], pulse, tmp_path)
+        t.type("Tell me a long story.")
+        t.wait_for("speaking", timeout=90)
+        for server in _listening_on(base_url):  # the `transformers serve` process
+            os.kill(server, 9)
+        screen = t.wait_for("connection was lost during the reply", timeout=60)
+    assert "Traceback" not in screen
+    t.type(SKY)  # the server is gone: one line again, and talk stays up
+    t.wait_for("is the server running?", timeout=60)
+    t.keys("C-d")
+    t.wait_exit()  # its code is not judged here: a crash at exit after this fault is open
+    messages = session_messages(isolated_home, "srv")
+    assert messages[0]["content"] == "Tell me a long story."
+    assert messages[1]["error"] and messages[1]["content"] and messages[1]["interrupted"]
+
+
+def _listening_on(base_url: str) -> list[int]:
+    """The pids of processes listening on the port of `base_url`."""
+    import psutil
+
+    port = int(base_url.rsplit(":", 1)[1].split("/", maxsplit=1)[0])
+    return [
+        c.pid
+        for c in psutil.net_connections("tcp")
+        if c.laddr and c.laddr.port == port and c.status == "LISTEN" and c.pid
+    ]
