@@ -24,6 +24,8 @@ from voicechat.turn import TurnListener
 from voicechat.types import AudioClip
 
 pytestmark = pytest.mark.slow
+KNOWN = 4
+"""The first CUT_QUESTIONS are those the tiny Phi-3 was trained on."""
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +35,17 @@ def chat(tiny_phi3: Path) -> TransformersChatModel:
 
 @pytest.fixture(scope="module")
 def clips() -> list[TurnClip]:
-    return [c for c in turn_clips(pauses_s=(0.7,)) if c.name.startswith("piper")]
+    """piper's takes of the questions the tiny Phi-3 knows."""
+    known = tuple(first for first, _ in CUT_QUESTIONS[:KNOWN])
+    return [
+        c
+        for c in turn_clips(pauses_s=(0.7,))
+        if c.name.startswith("piper:") and any(first[:12] in c.name for first in known)
+    ]
 
 
 def test_the_words_say_whether_a_message_is_finished(chat: TransformersChatModel) -> None:
-    for first, second in CUT_QUESTIONS:
+    for first, second in CUT_QUESTIONS[:KNOWN]:
         whole = f"{first.rstrip(',')} {second}"
         assert chat.end_probability(whole) > 0.9, whole
         # Whisper punctuates the unfinished half too ("What is the capital of?").

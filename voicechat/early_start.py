@@ -1,7 +1,7 @@
 """The early start: a reply begun at a pause in a take, before the take is known to be over.
 
 A take ends after `audio.silence_ms` of silence (or, with the smart end of turn, at a pause
-judged to finish it). When the speaker has paused for `PAUSE_MS`, what they said so far is
+judged to finish it). When the speaker has paused for `SPECULATE_MS`, what they said so far is
 transcribed (and judged), and once that transcript is ready a reply to it is started, held:
 written and voiced, but nothing shown or played. If the take ends at that
 pause, the turn releases the reply and it plays at once; if the speaker goes on, it is
@@ -179,7 +179,7 @@ class EarlyStart:
         hear: Hear,
         start: Callable[[str, int], EarlyReply],
         judge: TurnJudge | None = None,
-        judged: Callable[[int, bool], None] = lambda at, finished: None,
+        judged: Callable[[int, bool | None], None] = lambda at, finished: None,
     ) -> None:
         self._hear = hear
         self._start = start
@@ -239,8 +239,10 @@ class EarlyStart:
 
     def _at_pause(self, clip: AudioClip) -> str:
         """Worker: the take's text so far; if the take is still paused there, start the reply."""
-        text = self._hear(clip)
         paused_at = len(clip.samples)
+        if self._open_pause != paused_at:
+            return ""  # the speaker went on while this waited: nothing to hear it for
+        text = self._hear(clip)
         if self._judge is not None and text and self._open_pause == paused_at:
             verdict = self._judge(text, clip)
             self.verdicts.append(verdict)

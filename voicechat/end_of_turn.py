@@ -6,20 +6,23 @@ early transcript and the take's audio are judged:
 - the words: a transcript that ends on a word that cannot end an English sentence (an
   article, a preposition, a conjunction, an auxiliary: "the", "of", "and", "does") is not
   finished; otherwise the language model already loaded scores how likely it is a whole
-  message ("What is the capital of" is not, "What is the capital of France" is);
+  message, against a threshold calibrated to that model (`turn_calibration`);
 - the sound: Smart Turn v3 scores whether the voice sounds finished, where its model is found.
 
-The take ends at that pause only when every signal there is says finished; otherwise the
-person is waited for: that pause must last UNFINISHED_WAIT times `audio.silence_ms` before
-the silence rule ends the take. Requiring every signal trades a little speed for not ending
-a turn mid-sentence.
+One verdict per pause, never slower than the silence rule when the signals disagree:
+
+- finished (every signal says so): the take ends at this pause;
+- unfinished with confidence (a dangling last word, or both signals say so): the person is
+  waited for, UNFINISHED_WAIT times `audio.silence_ms`;
+- otherwise (the signals disagree, or the only signal says unfinished): the plain silence
+  rule, `audio.silence_ms`.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -27,7 +30,8 @@ from voicechat.config import AudioConfig
 from voicechat.types import AudioClip
 
 WORDS_THRESHOLD = 0.3
-"""The words say finished at or above this probability of the message ending there."""
+"""The words say finished at or above this probability of the message ending there, for a
+judge made without a calibration (one is made for every loaded model; see make_judge)."""
 SOUND_THRESHOLD = 0.5
 """The sound says finished at or above this Smart Turn probability."""
 DANGLING_WORDS = frozenset(
@@ -58,17 +62,27 @@ class ScoresMessageEnds(Protocol):
         """How likely `text` is a whole message (0-1)."""
         ...
 
+    def end_probabilities(self, texts: Sequence[str]) -> list[float]:
+        """`end_probability` of many texts at once."""
+        ...
+
 
 @dataclass(frozen=True)
 class Verdict:
-    """One judgement at a pause. words, sound: each signal's probability (None where that
-    signal is not available); words_ms, sound_ms: what each cost."""
+    """One judgement at a pause.
 
-    complete: bool
+    complete: True, finished (end the take here); False, unfinished with confidence (wait
+    longer than the silence rule); None, not sure (the silence rule decides).
+    words, sound: each signal's probability (None where that signal is not available);
+    words_ms, sound_ms: what each cost. dangling: the last word cannot end a request.
+    """
+
+    complete: bool | None
     words: float | None
     sound: float | None
     words_ms: float
     sound_ms: float
+    dangling: bool = False
 
 
 class TurnJudge:
@@ -78,11 +92,13 @@ class TurnJudge:
         self,
         words: Callable[[str], float] | None,
         sound: Callable[[AudioClip], float] | None,
+        words_threshold: float = WORDS_THRESHOLD,
     ) -> None:
         if words is None and sound is None:
             raise ValueError("a judge needs the words, the sound, or both")
         self._words = words
         self._sound = sound
+        self.words_threshold = words_threshold
 
     @property
     def signals(self) -> str:
@@ -94,15 +110,27 @@ class TurnJudge:
         """Whether `text` (the transcript of `clip`, the take so far) is a finished turn."""
         start = time.perf_counter()
         words = None
+        ends_dangling = dangling(text)
         if self._words is not None:
-            words = 0.0 if dangling(text) else self._words(text)
+            words = 0.0 if ends_dangling else self._words(text)
         scored = time.perf_counter()
         sound = self._sound(clip) if self._sound is not None else None
         done = time.perf_counter()
-        complete = (words is None or words >= WORDS_THRESHOLD) and (
-            sound is None or sound >= SOUND_THRESHOLD
+        said = [
+            s >= threshold
+            for s, threshold in ((words, self.words_threshold), (sound, SOUND_THRESHOLD))
+            if s is not None
+        ]
+        complete: bool | None = None
+        if ends_dangling:
+            complete = False
+        elif all(said):
+            complete = True
+        elif len(said) == 2 and not any(said):
+            complete = False
+        return Verdict(
+            complete, words, sound, (scored - start) * 1000, (done - scored) * 1000, ends_dangling
         )
-        return Verdict(complete, words, sound, (scored - start) * 1000, (done - scored) * 1000)
 
 
 def check_turn_model(audio: AudioConfig) -> None:
@@ -123,7 +151,14 @@ def make_judge(
         return None
     from voicechat.audio.smart_turn import SmartTurn, find_model
 
-    words = chat.end_probability if isinstance(chat, ScoresMessageEnds) else None
+    words = None
+    threshold = WORDS_THRESHOLD
+    if isinstance(chat, ScoresMessageEnds):
+        from voicechat.turn_calibration import calibration_for
+
+        words = chat.end_probability
+        name = str(getattr(chat, "model_name", ""))
+        threshold = calibration_for(name, chat.end_probabilities, on_notice).threshold
     path = find_model(audio.turn_model)
     sound = SmartTurn(path) if path is not None else None
     if sound is None:
@@ -137,4 +172,4 @@ def make_judge(
             "words); takes end after audio.silence_ms of silence"
         )
         return None
-    return TurnJudge(words, sound)
+    return TurnJudge(words, sound, threshold)

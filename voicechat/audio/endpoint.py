@@ -18,9 +18,12 @@ SPEECH_THRESHOLD = 0.5
 MIN_SPEECH_FRAMES = 4
 """Speech frames a take needs before it counts as speech."""
 PAUSE_MS = 200
+"""Silence after speech (ms) that makes a pause: the smart end of turn's verdict on it takes
+effect from here (the take may end at it)."""
+SPECULATE_MS = 96
 """Silence after speech (ms) at which the take so far is offered for transcription early
-(and, with the smart end of turn, judged): if the speaker does not go on, the transcript
-is ready when the take ends."""
+(and, with the smart end of turn, judged), before the pause is confirmed: if the speaker
+does not go on, the verdict and the transcript are ready when the pause is, or soon after."""
 FRAME_SAMPLES = 512
 """Samples per voice-activity frame at 16 kHz (32 ms), what silero expects."""
 FRAME_MS = 1000 * FRAME_SAMPLES / WHISPER_SAMPLE_RATE
@@ -72,6 +75,11 @@ class SpeechTracker:
     def paused(self) -> bool:
         """Speech was heard and PAUSE_MS of silence has followed it."""
         return self.heard and self.silence_ms >= PAUSE_MS
+
+    @property
+    def pausing(self) -> bool:
+        """Speech was heard and SPECULATE_MS of silence has followed it (maybe a pause)."""
+        return self.heard and self.silence_ms >= SPECULATE_MS
 
     def ended(self, silence_ms: float) -> bool:
         """Speech was heard and `silence_ms` of silence has followed it: the take is over."""

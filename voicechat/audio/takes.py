@@ -83,12 +83,13 @@ class TakeRecorder:
         self.max_record_s = max_record_s
         self.started_at = 0.0
         """time.monotonic() when the current take started listening."""
-        self._verdict: tuple[int, bool] | None = None
+        self._verdict: tuple[int, bool | None] | None = None
 
-    def judged(self, paused_at: int, finished: bool) -> None:
+    def judged(self, paused_at: int, finished: bool | None) -> None:
         """Any thread: the smart end of turn's verdict on the pause `paused_at` samples into
-        the take. Finished ends the take there (unless the speaker has gone on since); not
-        finished makes the silence that ends it UNFINISHED_WAIT times as long."""
+        the take. Finished (True) ends the take there (unless the speaker has gone on since);
+        unfinished (False) makes the silence that ends it UNFINISHED_WAIT times as long; not
+        sure (None) leaves it to the silence rule."""
         self._verdict = (paused_at, finished)
 
     def _verdict_at(self, paused_at: int | None) -> bool | None:
@@ -108,7 +109,8 @@ class TakeRecorder:
 
         wait_for_speech: hands-free; the take begins only when speech does, and then
         `on_speech_start` is called.
-        on_pause: called with the take so far after PAUSE_MS of silence following speech.
+        on_pause: called with the take so far after SPECULATE_MS of silence following speech
+            (its verdict counts from PAUSE_MS on).
         on_resume: called when speech follows such a pause (what `on_pause` got is stale).
         """
         import numpy as np
@@ -147,11 +149,12 @@ class TakeRecorder:
                         on_speech_start()
                 continue
             blocks.append(block)
-            if speech.paused and paused_at is None and on_pause:
+            if speech.pausing and paused_at is None and on_pause:
                 samples_so_far = np.concatenate(blocks)
                 paused_at = len(samples_so_far)
                 on_pause(AudioClip(samples_so_far, WHISPER_SAMPLE_RATE))
-            verdict = self._verdict_at(paused_at)
+            # Judged from the first silent frames, acted on once the pause is one.
+            verdict = self._verdict_at(paused_at) if speech.paused else None
             if verdict is True:
                 ended_by = "smart"
                 break

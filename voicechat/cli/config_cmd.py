@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
@@ -21,18 +22,22 @@ def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of TOML.")] = False,
 ) -> None:
     """Print the effective settings as TOML, each with where its value came from."""
+    from voicechat.turn_calibration import cached
+
     current = settings()
+    calibration = cached(current.config.llm.model)
     values: dict[str, dict[str, Any]] = {
         section: vars(getattr(current.config, section)) for section in describe_keys()
     }
     if as_json:
-        data = {
+        data: dict[str, Any] = {
             section: {
                 key: {"value": value, "source": current.sources[f"{section}.{key}"]}
                 for key, value in keys.items()
             }
             for section, keys in values.items()
         }
+        data["end_of_turn_calibration"] = asdict(calibration) if calibration else None
         typer.echo(json.dumps(data, indent=2))
         return
     lines: list[str] = []
@@ -42,6 +47,12 @@ def config_show(
             source = current.sources[f"{section}.{key}"]
             lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}  # {source}")
         lines.append("")
+    lines.append(
+        f"# end of turn: {calibration.describe()}"
+        if calibration is not None
+        else f"# end of turn: the words are calibrated to {current.config.llm.model} the first "
+        'time audio.end_of_turn = "smart" runs with it'
+    )
     typer.echo("\n".join(lines).rstrip())
 
 

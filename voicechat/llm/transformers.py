@@ -107,19 +107,46 @@ class TransformersChatModel:
         the message ends here (its end-of-message token, or a final . ? or !), from one
         forward pass over the message alone. Trailing punctuation is dropped first, as
         Whisper also punctuates speech that was cut off."""
+        return self.end_probabilities([text])[0]
+
+    def end_probabilities(self, texts: Sequence[str], batch: int = 16) -> list[float]:
+        """`end_probability` of each text, `batch` at a time in one padded forward pass."""
         import torch
 
+        prefixes = [self._message_prefix(t) for t in texts]
+        scores = [0.0] * len(texts)
+        todo = [i for i, prefix in enumerate(prefixes) if prefix is not None]
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            encoded = [
+                self._tokenizer(prefixes[i], add_special_tokens=False)["input_ids"] for i in chunk
+            ]
+            width = max(len(ids) for ids in encoded)
+            ids = torch.zeros((len(chunk), width), dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, tokens in enumerate(encoded):
+                ids[row, : len(tokens)] = torch.tensor(tokens)
+                mask[row, : len(tokens)] = 1
+            device = self._model.device
+            with torch.inference_mode():
+                logits = self._model(input_ids=ids.to(device), attention_mask=mask.to(device))
+            last = torch.tensor([len(tokens) - 1 for tokens in encoded], device=device)
+            final = logits.logits[torch.arange(len(chunk), device=device), last].float()
+            ended = torch.softmax(final, dim=-1)[:, self._end_ids].sum(dim=-1)
+            for row, i in enumerate(chunk):
+                scores[i] = float(ended[row])
+        return scores
+
+    def _message_prefix(self, text: str) -> str | None:
+        """The chat template rendered up to the end of `text` as a user's message, trailing
+        punctuation dropped (None for no words)."""
         words = text.strip().rstrip(TRAILING_MARKS).strip()
         if not words:
-            return 0.0
+            return None
         rendered = self._tokenizer.apply_chat_template(
             [{"role": "user", "content": words + CUT}], tokenize=False
         )
-        prefix = rendered[: rendered.index(CUT)]
-        inputs = self._tokenizer(prefix, add_special_tokens=False, return_tensors="pt")
-        with torch.inference_mode():
-            logits = self._model(**inputs.to(self._model.device)).logits[0, -1]
-        return float(torch.softmax(logits.float(), dim=-1)[self._end_ids].sum())
+        return str(rendered[: rendered.index(CUT)])
 
     def _static_cache(self) -> Any:
         """A cache of the whole window, fixed in size so the compiled step never changes shape
@@ -362,6 +389,12 @@ def _message_end_ids(tokenizer: Any) -> list[int]:
     final marks . ? ! where each is one token."""
     vocab = tokenizer.get_vocab()
     ids = {vocab[t] for t in STOP_TOKENS if t in vocab}
+    # The token the chat template closes a user's message with (<|end|>, <|im_end|>, ...).
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": CUT}], tokenize=False)
+    closing = rendered[rendered.index(CUT) + 1 :].lstrip(" ")
+    closing_ids = tokenizer(closing, add_special_tokens=False)["input_ids"]
+    if closing_ids and closing_ids[0] in tokenizer.all_special_ids:
+        ids.add(closing_ids[0])
     for mark in (".", "?", "!"):
         # After a word, as it would come (SentencePiece would give "▁?" for a lone mark).
         last = tokenizer("a" + mark, add_special_tokens=False)["input_ids"][-1]

@@ -132,7 +132,7 @@ class TalkLoop:
             self.state = state
             self.screen.show_state(state.value)
 
-    def _judged(self, paused_at: int, finished: bool) -> None:
+    def _judged(self, paused_at: int, finished: bool | None) -> None:
         """Early start worker: the smart end of turn's verdict on a pause of the take."""
         self.takes.judged(paused_at, finished)
 

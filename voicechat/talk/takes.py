@@ -100,7 +100,7 @@ class Takes:
         )
         return True
 
-    def judged(self, paused_at: int, finished: bool) -> None:
+    def judged(self, paused_at: int, finished: bool | None) -> None:
         """Any thread: the smart end of turn's verdict on a pause of the take."""
         if self._recorder is not None:
             self._recorder.judged(paused_at, finished)

@@ -1,0 +1,1 @@
+"""Data files shipped with voicechat: the end of turn's request set."""
