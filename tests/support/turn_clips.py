@@ -3,7 +3,9 @@
 Complete questions, and the same questions cut where the sentence cannot end (the first
 half spoken on its own, ending in a comma so the voice keeps a continuing intonation), a
 pause, then the rest: a good end of turn answers the first kind at once and waits out the
-pause in the second. Spoken by piper and, where it is installed, espeak-ng.
+pause in the second. Spoken by piper at two speeds, piper under white noise at 15 dB SNR and,
+where it is installed, espeak-ng; and recordings of real people (`recorded_clips`, from a
+manifest that says which are complete and which have pauses inside).
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ CUT_QUESTIONS = (
     ("How many legs does a,", "spider have?"),
     ("What colour is,", "the sky?"),
     ("Tell me a,", "long story."),
+    ("Remind me to water the,", "plants tonight."),
+    ("What is the weather like in,", "Paris today?"),
 )
-"""Questions the tiny test Phi-3 knows, cut where they cannot end."""
+"""Questions cut where they cannot end: the first four the tiny test Phi-3 knows, the last
+two it does not. None is in voicechat's calibration set (voicechat/data/requests.txt)."""
 TRAILING_S = 1.5
+NOISE_SNR_DB = 15.0
+SLOW = 1.3
+"""piper's length_scale for the slow voice."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,8 @@ class TurnClip:
 
 def voices() -> list[str]:
     """The synthetic voices on this machine."""
-    return ["piper", *(["espeak-ng"] if shutil.which("espeak-ng") else [])]
+    extra = ["espeak-ng"] if shutil.which("espeak-ng") else []
+    return ["piper", "piper slow", "piper in noise", *extra]
 
 
 def _speak(text: str, voice: str, folder: Path) -> np.ndarray:
@@ -58,13 +67,20 @@ def _speak(text: str, voice: str, folder: Path) -> np.ndarray:
     from tests.support.speech import speak
 
     path = folder / f"{abs(hash((text, voice)))}.wav"
-    if voice == "piper":
-        speak(text, path)
+    if voice.startswith("piper"):
+        speak(text, path, SLOW if voice == "piper slow" else 1.0)
     else:
         subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
     samples = load_audio(path).samples
     loud = np.flatnonzero(np.abs(samples) > 0.01)
     return samples[loud[0] : loud[-1] + 1] if len(loud) else samples
+
+
+def _noisy(samples: np.ndarray, speech_rms: float, seed: int) -> np.ndarray:
+    """White noise at NOISE_SNR_DB below `speech_rms` over all of `samples`."""
+    level = speech_rms / 10 ** (NOISE_SNR_DB / 20)
+    noise = np.random.default_rng(seed).normal(0.0, level, len(samples)).astype(np.float32)
+    return (samples + noise).astype(np.float32)
 
 
 def turn_clips(pauses_s: tuple[float, ...] = (0.5, 0.7, 0.9)) -> list[TurnClip]:
@@ -73,28 +89,76 @@ def turn_clips(pauses_s: tuple[float, ...] = (0.5, 0.7, 0.9)) -> list[TurnClip]:
     clips = []
     with tempfile.TemporaryDirectory() as folder:
         for voice in voices():
-            for first, second in CUT_QUESTIONS:
-                whole = _speak(f"{first.rstrip(',')} {second}", voice, Path(folder))
-                clips.append(
-                    TurnClip(
-                        f"{voice}: whole {first[:12]}…",
-                        AudioClip(np.concatenate([whole, silence]), WHISPER_SAMPLE_RATE),
-                        len(whole),
-                    )
-                )
-                a, b = _speak(first, voice, Path(folder)), _speak(second, voice, Path(folder))
+            spoken = "piper" if voice == "piper in noise" else voice
+            for n, (first, second) in enumerate(CUT_QUESTIONS):
+                whole = _speak(f"{first.rstrip(',')} {second}", spoken, Path(folder))
+                a, b = _speak(first, spoken, Path(folder)), _speak(second, spoken, Path(folder))
+                rms = float(np.sqrt(np.mean(np.square(whole))))
+                takes: list[tuple[str, list[np.ndarray], int | None]] = [
+                    (f"{voice}: whole {first[:12]}…", [whole], None)
+                ]
                 for pause in pauses_s:
                     gap = np.zeros(int(pause * WHISPER_SAMPLE_RATE), dtype=np.float32)
-                    samples = np.concatenate([a, gap, b, silence])
+                    takes.append(
+                        (f"{voice}: {first} {pause:.1f} s", [a, gap, b], len(a) + len(gap))
+                    )
+                for name, parts, resume in takes:
+                    samples = np.concatenate([*parts, silence])
+                    if voice == "piper in noise":
+                        samples = _noisy(samples, rms, seed=n)
                     clips.append(
                         TurnClip(
-                            f"{voice}: {first} {pause:.1f} s",
+                            name,
                             AudioClip(samples, WHISPER_SAMPLE_RATE),
-                            len(a) + len(gap) + len(b),
-                            resume=len(a) + len(gap),
+                            sum(len(p) for p in parts),
+                            resume=resume,
                         )
                     )
     return clips
+
+
+def recorded_clips(manifest: Path, folder: Path | None = None) -> list[TurnClip]:
+    """Recordings listed in `manifest` (lines `file<TAB>complete|pauses`, the files in
+    `folder`, by default the manifest's), with TRAILING_S of silence after each. Where speech
+    ends, and for a take with pauses inside where its last stretch of speech starts, come
+    from voice activity."""
+    clips = []
+    silence = np.zeros(int(TRAILING_S * WHISPER_SAMPLE_RATE), dtype=np.float32)
+    for line in manifest.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, kind = line.split("\t")[:2]
+        samples = load_audio((folder or manifest.parent) / name).samples
+        spans = _speech_stretches(samples)
+        if not spans:
+            continue
+        clips.append(
+            TurnClip(
+                f"recorded: {name}",
+                AudioClip(np.concatenate([samples, silence]), WHISPER_SAMPLE_RATE),
+                spans[-1][1],
+                resume=spans[-1][0] if kind.strip() == "pauses" and len(spans) > 1 else None,
+            )
+        )
+    return clips
+
+
+def _speech_stretches(samples: np.ndarray, gap_ms: float = 300.0) -> list[tuple[int, int]]:
+    """(start, end) samples of speech, stretches closer than `gap_ms` joined (silero VAD at
+    the frames the take recorder uses)."""
+    from voicechat.audio.endpoint import FRAME_MS, SPEECH_THRESHOLD
+
+    frame = int(WHISPER_SAMPLE_RATE * FRAME_MS / 1000)
+    probabilities = StreamingVad().feed(samples)
+    stretches: list[list[int]] = []
+    for i, p in enumerate(probabilities):
+        if p < SPEECH_THRESHOLD:
+            continue
+        if stretches and (i - stretches[-1][1]) * FRAME_MS <= gap_ms:
+            stretches[-1][1] = i
+        else:
+            stretches.append([i, i])
+    return [(a * frame, (b + 1) * frame) for a, b in stretches]
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,13 @@ class Span:
 
 @dataclass
 class TurnFigures:
-    """One turn's measures (keys of MEASURES) and its timeline."""
+    """One turn's measures (keys of MEASURES), its timeline, what was heard and the reply.
+    values["end_of_speech_ms"] is negative when the take ended before the speech did."""
 
     values: dict[str, float]
     timeline: list[Span] = field(default_factory=list)
     reply: str = ""
+    said: str = ""
 
 
 def percentile(values: Sequence[float], q: float) -> float:

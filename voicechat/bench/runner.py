@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from voicechat.audio.endpoint import FRAME_SAMPLES, end_of_take_frame
+from voicechat.audio.endpoint import FRAME_SAMPLES, SpeechTracker, end_of_take_frame
 from voicechat.audio.playback import TimedSink
 from voicechat.audio.takes import TakeRecorder
 from voicechat.audio.vad import StreamingVad
@@ -55,14 +55,18 @@ class TimedHearing:
 
 
 def speech_end_sample(question: AudioClip, silence_ms: int) -> int:
-    """Where the question's speech ends (samples), by the rule that ends a take; a
-    recording the rule would never end is a usage error."""
+    """Where the question's last speech ends (samples); a recording the silence rule would
+    never end is a usage error. With pauses inside, this is after the last of them, so a
+    take that ends at one of them ends before the end of speech (negative: cut off)."""
     vad = StreamingVad()
     vad.reset()
-    found = end_of_take_frame(vad.feed(question.samples), silence_ms)
-    if found is None:
+    probabilities = vad.feed(question.samples)
+    if end_of_take_frame(probabilities, silence_ms) is None:
         raise UsageError("the recording has no speech followed by enough silence to end a take")
-    return (found[0] + 1) * FRAME_SAMPLES
+    tracker = SpeechTracker()
+    tracker.update(probabilities)
+    assert tracker.last_speech_frame is not None
+    return (tracker.last_speech_frame + 1) * FRAME_SAMPLES
 
 
 class Bench:
@@ -173,7 +177,7 @@ class Bench:
             Span("first synthesis", at(t.first_synth_start_ms), at(t.first_clip_ms)),
             Span("playback", at(first_audio), at(t.turn_ms)),
         ]
-        return TurnFigures(values, timeline, result.reply.text)
+        return TurnFigures(values, timeline, result.reply.text, result.said)
 
     def run(
         self, turns: int, on_turn: Callable[[str, int], None] = lambda mode, i: None

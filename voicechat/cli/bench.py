@@ -113,7 +113,7 @@ def bench(
     with ui.working(f"Measuring {turns} turns of each kind after a warm-up…"):
         results = runner.run(turns)
     streaming, sequential = results["streaming"], results["sequential"]
-    report = {
+    report: dict[str, Any] = {
         "streaming": figures.summarise(streaming),
         "sequential": figures.summarise(sequential),
         "first_audio_ratio": round(
@@ -137,7 +137,15 @@ def bench(
         "end_of_turn": figures.verdict_costs(runner.verdicts),
         "memory": figures.peak_memory(),
         "reply": streaming[-1].reply,
+        "said": {
+            "streaming": [t.said for t in streaming],
+            "sequential": [t.said for t in sequential],
+        },
     }
+    if judge is not None and "words" in judge.signals:
+        report["engines"]["end-of-turn words"] = (
+            f"threshold {judge.words_threshold:.3f}, calibrated to {chat.model_name}"
+        )
     if as_json:
         ui.print_json(report)
         return
