@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  packages=(python3-venv libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins sox tmux
+  packages=(python3-venv libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins sox tmux espeak-ng
             chromium chromium-driver)
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
