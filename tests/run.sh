@@ -2,7 +2,7 @@
 # Run voicechat's whole test suite on a fresh Debian/Ubuntu machine:
 #   bash tests/run.sh [pytest args...]
 # As root it installs the system packages the tests use (PortAudio, PulseAudio, sox, tmux,
-# Chromium and its driver).
+# espeak-ng, Chromium and its driver).
 # It creates .venv/ beside the sources, installs torch 2.13.0 first (the CPU build where the
 # machine carries it) and then voicechat with its test extras, and runs ruff, mypy and pytest.
 set -euo pipefail
