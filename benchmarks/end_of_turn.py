@@ -106,6 +106,7 @@ def build_rules(
     from tests.support import tiny_phi3
     from tests.support.smollm2 import smollm2_model
     from voicechat.config import LlmConfig
+    from voicechat.end_of_turn import TurnJudge
     from voicechat.llm.transformers import TransformersChatModel
     from voicechat.turn_calibration import calibration_for
 
