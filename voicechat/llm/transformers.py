@@ -19,6 +19,7 @@ from voicechat.config import LlmConfig
 from voicechat.errors import DeviceError, EngineUnavailable, ModelError
 from voicechat.hub import hub_reachable
 from voicechat.llm.base import GenerationOptions
+from voicechat.llm.message_end import end_probabilities, message_end_ids
 from voicechat.llm.prompt_cache import PromptCache
 from voicechat.types import Message
 
@@ -29,12 +30,6 @@ STOP_TOKENS = ("<|end|>", "<|endoftext|>")
 
 PHI3_CONTEXT = 4096
 """Tokens; Phi-3-mini-4k's window, also the cap for models that claim more."""
-
-TRAILING_MARKS = ".?!,;: "
-"""Stripped from the end of a transcript before it is scored for completeness."""
-
-CUT = "\u2063"
-"""An invisible character that marks where a message is cut in its rendered template."""
 
 STREAM_TIMEOUT_S = 600.0
 """Longest wait for the next piece before generation counts as stuck."""
@@ -91,7 +86,7 @@ class TransformersChatModel:
         self._prompt_cache = PromptCache(self._static_cache if config.compile else None)
         if config.compile:
             _compile_decoding(self._model, self.device, config.quantization)
-        self._end_ids = _message_end_ids(self._tokenizer)
+        self._end_ids = message_end_ids(self._tokenizer, STOP_TOKENS)
         vocab = self._tokenizer.get_vocab()
         self._stop_ids = sorted(
             {vocab[t] for t in STOP_TOKENS if t in vocab}
@@ -109,44 +104,9 @@ class TransformersChatModel:
         Whisper also punctuates speech that was cut off."""
         return self.end_probabilities([text])[0]
 
-    def end_probabilities(self, texts: Sequence[str], batch: int = 16) -> list[float]:
-        """`end_probability` of each text, `batch` at a time in one padded forward pass."""
-        import torch
-
-        prefixes = [self._message_prefix(t) for t in texts]
-        scores = [0.0] * len(texts)
-        todo = [i for i, prefix in enumerate(prefixes) if prefix is not None]
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
-            encoded = [
-                self._tokenizer(prefixes[i], add_special_tokens=False)["input_ids"] for i in chunk
-            ]
-            width = max(len(ids) for ids in encoded)
-            ids = torch.zeros((len(chunk), width), dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, tokens in enumerate(encoded):
-                ids[row, : len(tokens)] = torch.tensor(tokens)
-                mask[row, : len(tokens)] = 1
-            device = self._model.device
-            with torch.inference_mode():
-                logits = self._model(input_ids=ids.to(device), attention_mask=mask.to(device))
-            last = torch.tensor([len(tokens) - 1 for tokens in encoded], device=device)
-            final = logits.logits[torch.arange(len(chunk), device=device), last].float()
-            ended = torch.softmax(final, dim=-1)[:, self._end_ids].sum(dim=-1)
-            for row, i in enumerate(chunk):
-                scores[i] = float(ended[row])
-        return scores
-
-    def _message_prefix(self, text: str) -> str | None:
-        """The chat template rendered up to the end of `text` as a user's message, trailing
-        punctuation dropped (None for no words)."""
-        words = text.strip().rstrip(TRAILING_MARKS).strip()
-        if not words:
-            return None
-        rendered = self._tokenizer.apply_chat_template(
-            [{"role": "user", "content": words + CUT}], tokenize=False
-        )
-        return str(rendered[: rendered.index(CUT)])
+    def end_probabilities(self, texts: Sequence[str]) -> list[float]:
+        """`end_probability` of each text, in padded batches."""
+        return end_probabilities(self._model, self._tokenizer, self._end_ids, texts)
 
     def _static_cache(self) -> Any:
         """A cache of the whole window, fixed in size so the compiled step never changes shape
@@ -382,22 +342,3 @@ def _torchao_int4(dtype: str) -> Any:
             int4_choose_qparams_algorithm="hqq",
         )
     )
-
-
-def _message_end_ids(tokenizer: Any) -> list[int]:
-    """Tokens that finish a user's message: the template's end-of-message token, and the
-    final marks . ? ! where each is one token."""
-    vocab = tokenizer.get_vocab()
-    ids = {vocab[t] for t in STOP_TOKENS if t in vocab}
-    # The token the chat template closes a user's message with (<|end|>, <|im_end|>, ...).
-    rendered = tokenizer.apply_chat_template([{"role": "user", "content": CUT}], tokenize=False)
-    closing = rendered[rendered.index(CUT) + 1 :].lstrip(" ")
-    closing_ids = tokenizer(closing, add_special_tokens=False)["input_ids"]
-    if closing_ids and closing_ids[0] in tokenizer.all_special_ids:
-        ids.add(closing_ids[0])
-    for mark in (".", "?", "!"):
-        # After a word, as it would come (SentencePiece would give "▁?" for a lone mark).
-        last = tokenizer("a" + mark, add_special_tokens=False)["input_ids"][-1]
-        if tokenizer.decode([last]).strip() == mark:
-            ids.add(last)
-    return sorted(ids)
