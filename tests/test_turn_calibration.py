@@ -74,6 +74,10 @@ def test_a_real_instruct_model_is_calibrated_once_and_kept(smollm2: Path, tmp_pa
     # SmolLM2 was trained on none of these requests, and separates whole from cut ones.
     assert made.cut_caught >= 0.8, made
     assert cache_path(str(smollm2)).is_file()
+    # One text at a time, the template's opening comes from its kept cache: the same scores.
+    texts = ["What is the capital of France", "What is the capital of", "Hello", "Turn on the"]
+    for text, batched in zip(texts, chat.end_probabilities(texts), strict=True):
+        assert chat.end_probability(text) == pytest.approx(batched, abs=0.03), text
     again = calibration_for(str(smollm2), lambda texts: [1.0] * len(texts), notices.append)
     assert again == made and len(notices) == 1, "read back, not made again"
     config = tmp_path / "smollm2.toml"

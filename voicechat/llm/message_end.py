@@ -8,8 +8,12 @@ means the message is whole. One forward pass, no generation. Used by the smart e
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from voicechat.llm.prompt_cache import cache_argument
 
 TRAILING_MARKS = ".?!,;: "
 """Stripped from the end of a transcript before it is scored (Whisper punctuates speech that
@@ -77,3 +81,52 @@ def end_probabilities(
         for row, i in enumerate(chunk):
             scores[i] = float(ended[row])
     return scores
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The chat template's fixed opening before a user's words (a system prompt the template
+    adds, the user marker), run through the model once: every score starts from it.
+
+    ids: its tokens. cache: the model's attention cache over them (copied for each use).
+    """
+
+    ids: list[int]
+    cache: Any
+
+
+def opening(model: Any, tokenizer: Any) -> Opening | None:
+    """The template's opening, computed once; None when it has no tokens."""
+    import torch
+
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": CUT}], tokenize=False)
+    ids = tokenizer(rendered[: rendered.index(CUT)], add_special_tokens=False)["input_ids"]
+    if not ids:
+        return None
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([ids], device=model.device), use_cache=True)
+    cache = getattr(out, "cache", None)
+    return Opening(list(ids), cache if cache is not None else out.past_key_values)
+
+
+def end_probability(
+    model: Any, tokenizer: Any, end_ids: Sequence[int], start: Opening | None, text: str
+) -> float:
+    """One text's probability (0-1) of being a whole message, from `start` on: only the
+    user's words go through the model (SmolLM2's template opens with 24 tokens of system
+    prompt, three times the words of a short request). Falls back to a whole pass where the
+    words do not tokenize after the opening as they do alone."""
+    import torch
+
+    prefix = message_prefix(tokenizer, text)
+    if prefix is None:
+        return 0.0
+    ids = tokenizer(prefix, add_special_tokens=False)["input_ids"]
+    if start is None or len(ids) <= len(start.ids) or ids[: len(start.ids)] != start.ids:
+        return end_probabilities(model, tokenizer, end_ids, [text])[0]
+    rest = torch.tensor([ids[len(start.ids) :]], device=model.device)
+    with torch.inference_mode():
+        past = {cache_argument(): copy.deepcopy(start.cache)}
+        out = model(input_ids=rest, use_cache=True, **past)
+    final = out.logits[0, -1].float()
+    return float(torch.softmax(final, dim=-1)[list(end_ids)].sum())

@@ -19,7 +19,13 @@ from voicechat.config import LlmConfig
 from voicechat.errors import DeviceError, EngineUnavailable, ModelError
 from voicechat.hub import hub_reachable
 from voicechat.llm.base import GenerationOptions
-from voicechat.llm.message_end import end_probabilities, message_end_ids
+from voicechat.llm.message_end import (
+    Opening,
+    end_probabilities,
+    end_probability,
+    message_end_ids,
+    opening,
+)
 from voicechat.llm.prompt_cache import PromptCache
 from voicechat.types import Message
 
@@ -87,6 +93,9 @@ class TransformersChatModel:
         if config.compile:
             _compile_decoding(self._model, self.device, config.quantization)
         self._end_ids = message_end_ids(self._tokenizer, STOP_TOKENS)
+        self._opening: Opening | None = None
+        """The chat template's opening, run once (for end_probability)."""
+        self._opening_lock = threading.Lock()
         vocab = self._tokenizer.get_vocab()
         self._stop_ids = sorted(
             {vocab[t] for t in STOP_TOKENS if t in vocab}
@@ -102,7 +111,10 @@ class TransformersChatModel:
         the message ends here (its end-of-message token, or a final . ? or !), from one
         forward pass over the message alone. Trailing punctuation is dropped first, as
         Whisper also punctuates speech that was cut off."""
-        return self.end_probabilities([text])[0]
+        with self._opening_lock:
+            if self._opening is None:
+                self._opening = opening(self._model, self._tokenizer)
+        return end_probability(self._model, self._tokenizer, self._end_ids, self._opening, text)
 
     def end_probabilities(self, texts: Sequence[str]) -> list[float]:
         """`end_probability` of each text, in padded batches."""
