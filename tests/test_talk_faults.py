@@ -38,6 +38,26 @@ def terminal() -> Iterator[list[TmuxTerminal]]:
         t.close()
 
 
+@pytest.fixture
+def open_talk(
+    terminal: list[TmuxTerminal],
+    pulse: dict[str, str],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    tmp_path: Path,
+) -> Callable[[int, str], TmuxTerminal]:
+    """`open_talk(silence_ms, session)`: talk with the tiny models, piper and the virtual
+    devices, in a terminal, once it is ready."""
+
+    def start(silence_ms: int, session: str) -> TmuxTerminal:
+        config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms)
+        return start_talk(
+            terminal, ["--config", str(config), "talk", "-s", session], pulse, tmp_path
+        )
+
+    return start
+
+
 def _pactl(pulse: dict[str, str], *args: str) -> str:
     return subprocess.run(
         ["pactl", *args], env={**os.environ, **pulse}, capture_output=True, text=True, check=True
@@ -66,15 +86,12 @@ def _unloaded(pulse: dict[str, str], module: str, argument: str) -> Iterator[Cal
 
 
 def test_the_microphone_vanishing_mid_take_is_one_line(
-    terminal: list[TmuxTerminal],
+    open_talk: Callable[[int, str], TmuxTerminal],
     pulse: dict[str, str],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
     isolated_home: Path,
     tmp_path: Path,
 ) -> None:
-    config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=5000)
-    t = start_talk(terminal, ["--config", str(config), "talk", "-s", "mic"], pulse, tmp_path)
+    t = open_talk(5000, "mic")
     question = speak("Please remember to buy milk and bread.", tmp_path / "milk.wav")
     with _unloaded(pulse, "module-remap-source", "source_name=vmic") as unload:
         t.keys("Space")
@@ -95,15 +112,11 @@ def test_the_microphone_vanishing_mid_take_is_one_line(
 
 
 def test_the_speaker_vanishing_mid_reply_keeps_the_reply(
-    terminal: list[TmuxTerminal],
+    open_talk: Callable[[int, str], TmuxTerminal],
     pulse: dict[str, str],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
     isolated_home: Path,
-    tmp_path: Path,
 ) -> None:
-    config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
-    t = start_talk(terminal, ["--config", str(config), "talk", "-s", "spk"], pulse, tmp_path)
+    t = open_talk(800, "spk")
     with _unloaded(pulse, "module-null-sink", "sink_name=vspeaker") as unload:
         t.type("Tell me a long story.")
         t.wait_for("speaking")
@@ -134,15 +147,10 @@ def _writable(folder: Path) -> None:
 
 
 def test_a_read_only_session_folder_is_one_line_and_loses_nothing(
-    terminal: list[TmuxTerminal],
-    pulse: dict[str, str],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
+    open_talk: Callable[[int, str], TmuxTerminal],
     isolated_home: Path,
-    tmp_path: Path,
 ) -> None:
-    config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms=800)
-    t = start_talk(terminal, ["--config", str(config), "talk", "-s", "ro"], pulse, tmp_path)
+    t = open_talk(800, "ro")
     t.type(SKY)
     t.wait_for(f"assistant: {SKY_ANSWER}")
     folder = isolated_home / "sessions"
