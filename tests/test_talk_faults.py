@@ -17,7 +17,7 @@ import pytest
 from tests.support.llm_server import transformers_serve
 from tests.support.pulse import play_into_microphone
 from tests.support.speech import speak
-from tests.support.talk import session_messages, start_talk, talk_config
+from tests.support.talk import session_messages, start_talk
 from tests.support.tmux import TmuxTerminal
 
 pytestmark = [
@@ -28,34 +28,6 @@ pytestmark = [
 SKY = "What colour is the sky?"
 SKY_ANSWER = "The sky is blue on a clear day."
 STORY = "Tell me a long story about a robot who becomes friends with a fisherman."
-
-
-@pytest.fixture
-def terminal() -> Iterator[list[TmuxTerminal]]:
-    opened: list[TmuxTerminal] = []
-    yield opened
-    for t in opened:
-        t.close()
-
-
-@pytest.fixture
-def open_talk(
-    terminal: list[TmuxTerminal],
-    pulse: dict[str, str],
-    tiny_en_pt: Path,
-    tiny_phi3: Path,
-    tmp_path: Path,
-) -> Callable[[int, str], TmuxTerminal]:
-    """`open_talk(silence_ms, session)`: talk with the tiny models, piper and the virtual
-    devices, in a terminal, once it is ready."""
-
-    def start(silence_ms: int, session: str) -> TmuxTerminal:
-        config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms)
-        return start_talk(
-            terminal, ["--config", str(config), "talk", "-s", session], pulse, tmp_path
-        )
-
-    return start
 
 
 def _pactl(pulse: dict[str, str], *args: str) -> str:
@@ -86,12 +58,12 @@ def _unloaded(pulse: dict[str, str], module: str, argument: str) -> Iterator[Cal
 
 
 def test_the_microphone_vanishing_mid_take_is_one_line(
-    open_talk: Callable[[int, str], TmuxTerminal],
+    open_talk: Callable[..., TmuxTerminal],
     pulse: dict[str, str],
     isolated_home: Path,
     tmp_path: Path,
 ) -> None:
-    t = open_talk(5000, "mic")
+    t = open_talk(5000, "--session", "mic")
     question = speak("Please remember to buy milk and bread.", tmp_path / "milk.wav")
     with _unloaded(pulse, "module-remap-source", "source_name=vmic") as unload:
         t.keys("Space")
@@ -112,11 +84,11 @@ def test_the_microphone_vanishing_mid_take_is_one_line(
 
 
 def test_the_speaker_vanishing_mid_reply_keeps_the_reply(
-    open_talk: Callable[[int, str], TmuxTerminal],
+    open_talk: Callable[..., TmuxTerminal],
     pulse: dict[str, str],
     isolated_home: Path,
 ) -> None:
-    t = open_talk(800, "spk")
+    t = open_talk(800, "--session", "spk")
     with _unloaded(pulse, "module-null-sink", "sink_name=vspeaker") as unload:
         t.type("Tell me a long story.")
         t.wait_for("speaking")
@@ -147,10 +119,10 @@ def _writable(folder: Path) -> None:
 
 
 def test_a_read_only_session_folder_is_one_line_and_loses_nothing(
-    open_talk: Callable[[int, str], TmuxTerminal],
+    open_talk: Callable[..., TmuxTerminal],
     isolated_home: Path,
 ) -> None:
-    t = open_talk(800, "ro")
+    t = open_talk(800, "--session", "ro")
     t.type(SKY)
     t.wait_for(f"assistant: {SKY_ANSWER}")
     folder = isolated_home / "sessions"
