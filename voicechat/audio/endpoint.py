@@ -20,10 +20,12 @@ MIN_SPEECH_FRAMES = 4
 PAUSE_MS = 200
 """Silence after speech (ms) that makes a pause: the smart end of turn's verdict on it takes
 effect from here (the take may end at it)."""
-SPECULATE_MS = 96
+SPECULATE_MS = PAUSE_MS
 """Silence after speech (ms) at which the take so far is offered for transcription early
-(and, with the smart end of turn, judged), before the pause is confirmed: if the speaker
-does not go on, the verdict and the transcript are ready when the pause is, or soon after."""
+(and, with the smart end of turn, judged). It may be set below PAUSE_MS, so that the verdict
+is ready sooner (the verdict still acts only from PAUSE_MS on); at 96 ms the transcript,
+which a take ending at that pause is answered with, lost the tails of last words ("France"
+heard as "friends"), so it stays at PAUSE_MS."""
 FRAME_SAMPLES = 512
 """Samples per voice-activity frame at 16 kHz (32 ms), what silero expects."""
 FRAME_MS = 1000 * FRAME_SAMPLES / WHISPER_SAMPLE_RATE
