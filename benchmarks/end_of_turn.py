@@ -59,8 +59,8 @@ def main() -> None:
     from voicechat.config import AsrConfig, LlmConfig
     from voicechat.conversation import Conversation
     from voicechat.early_start import EarlyReply
-    from voicechat.engines import create_transcriber
     from voicechat.llm.transformers import TransformersChatModel
+    from voicechat.models import create_transcriber
     from voicechat.session import Session, SessionStore
     from voicechat.turn import TurnListener
 

@@ -66,8 +66,8 @@ def decode_figures(
     import torch
 
     from voicechat.config import LlmConfig
-    from voicechat.engines import create_chat_model
     from voicechat.llm.base import GenerationOptions
+    from voicechat.models import create_chat_model
     from voicechat.types import Message
 
     if device == "cuda":

@@ -18,9 +18,9 @@ from tests.support.speech import normalise
 from voicechat.audio.mp3_stream import Mp3Stream
 from voicechat.audio.playback import TimedSink
 from voicechat.config import TtsConfig
-from voicechat.engines import create_synthesizer
 from voicechat.errors import SynthesisUnavailable
 from voicechat.llm.base import GenerationOptions
+from voicechat.models import create_synthesizer
 from voicechat.reply import ReplyListener, SpokenReply
 from voicechat.tts.base import synthesize
 from voicechat.tts.edge import EdgeSynthesizer

@@ -16,9 +16,9 @@ from voicechat.config import AsrConfig, AudioConfig, LlmConfig
 from voicechat.conversation import Conversation
 from voicechat.early_start import EarlyReply
 from voicechat.end_of_turn import TurnJudge, dangling, make_judge
-from voicechat.engines import create_transcriber
 from voicechat.errors import ModelError
 from voicechat.llm.transformers import TransformersChatModel
+from voicechat.models import create_transcriber
 from voicechat.session import Session, SessionStore
 from voicechat.turn import TurnListener
 from voicechat.types import AudioClip

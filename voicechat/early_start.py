@@ -25,7 +25,7 @@ from voicechat.audio.takes import Take
 from voicechat.conversation import Conversation, Hear
 from voicechat.end_of_turn import TurnJudge, Verdict
 from voicechat.reply import Reply, ReplyListener
-from voicechat.turn import Spoken
+from voicechat.turn_input import Spoken
 from voicechat.types import AudioClip, Message
 
 log = logging.getLogger(__name__)

@@ -1,25 +1,18 @@
-"""Engines by name: one registry per stage, imported lazily so `--help` never loads torch.
+"""Engines by name: one table per stage, imported lazily so `--help` never loads torch.
 
-Every engine is built the same way, `factory(section_config)`: a transcriber from `[asr]`, a
-chat model from `[llm]`, a voice from `[tts]`. A missing optional package raises
-`EngineUnavailable` naming the extra to install; an unknown name lists the valid ones. CLI
-choices and config validation read the names from here.
+This module imports nothing of voicechat's but its errors: config validation and CLI choices
+read the names from here, and `models` (where config meets engines) builds each engine the
+same way, `factory(section_config)`. A missing optional package raises `EngineUnavailable`
+naming the extra to install; an unknown name lists the valid ones.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from voicechat.errors import EngineUnavailable, UsageError
-
-if TYPE_CHECKING:
-    from voicechat.asr.base import Transcriber
-    from voicechat.config import AsrConfig, LlmConfig, TtsConfig
-    from voicechat.llm.base import ChatModel
-    from voicechat.tts.base import Synthesizer
 
 
 @dataclass(frozen=True)
@@ -114,34 +107,3 @@ def load_engine(registry: dict[str, EngineSpec], kind: str, name: str) -> Any:
             ) from e
         raise
     return getattr(module, attribute)
-
-
-def create_transcriber(asr: AsrConfig) -> Transcriber:
-    """The `[asr]` engine and model (a named model is downloaded once)."""
-    transcriber: Transcriber = load_engine(ASR_ENGINES, "speech-to-text", asr.engine)(asr)
-    return transcriber
-
-
-def create_chat_model(llm: LlmConfig) -> ChatModel:
-    """The `[llm]` engine and model (a Hub model is downloaded once)."""
-    model: ChatModel = load_engine(LLM_ENGINES, "language model", llm.engine)(llm)
-    return model
-
-
-def create_synthesizer(tts: TtsConfig, on_notice: Callable[[str], None]) -> Synthesizer | None:
-    """The `[tts]` voice (None for "none"); an online one falls back to `tts.fallback` when
-    it fails, and `on_notice` is told so once."""
-    from voicechat.tts.fallback import FallbackSynthesizer
-
-    if tts.engine == "none":
-        return None
-    primary: Synthesizer = load_engine(TTS_ENGINES, "text-to-speech", tts.engine)(tts)
-    if not TTS_ENGINES[tts.engine].online or tts.fallback == "none":
-        return primary
-    fallback = replace(tts, engine=tts.fallback)
-
-    def make_fallback() -> Synthesizer:
-        made: Synthesizer = load_engine(TTS_ENGINES, "text-to-speech", fallback.engine)(fallback)
-        return made
-
-    return FallbackSynthesizer(primary, make_fallback, on_notice)

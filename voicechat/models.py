@@ -1,4 +1,5 @@
-"""Loading every model a conversation needs, in parallel, and warming each one up.
+"""Building engines from config (the one place the two meet), and loading every model a
+conversation needs in parallel, each warmed up.
 
 Speech-to-text, the language model and the voice load in separate threads (their heavy work
 releases the GIL), then each runs once on a dummy input, so the first turn is as fast as the
@@ -10,17 +11,60 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from voicechat.asr.base import Transcriber, take_options
+from voicechat.asr.base import DecodeOptions, Transcriber, take_options
 from voicechat.asr.longform import TakeTranscriber
 from voicechat.audio.vad import VoiceActivityDetector
-from voicechat.config import Config
+from voicechat.config import AsrConfig, Config, LlmConfig, TtsConfig
+from voicechat.engines import ASR_ENGINES, LLM_ENGINES, TTS_ENGINES, load_engine
+from voicechat.errors import UsageError
 from voicechat.llm.base import ChatModel, GenerationOptions
 from voicechat.tts.base import Synthesizer, synthesize
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Message
 
 STAGES = ("speech-to-text", "language model", "voice")
+
+
+def create_transcriber(asr: AsrConfig) -> Transcriber:
+    """The `[asr]` engine and model (a named model is downloaded once)."""
+    transcriber: Transcriber = load_engine(ASR_ENGINES, "speech-to-text", asr.engine)(asr)
+    return transcriber
+
+
+def create_chat_model(llm: LlmConfig) -> ChatModel:
+    """The `[llm]` engine and model (a Hub model is downloaded once)."""
+    model: ChatModel = load_engine(LLM_ENGINES, "language model", llm.engine)(llm)
+    return model
+
+
+def create_synthesizer(tts: TtsConfig, on_notice: Callable[[str], None]) -> Synthesizer | None:
+    """The `[tts]` voice (None for "none"); an online one falls back to `tts.fallback` when
+    it fails, and `on_notice` is told so once."""
+    from voicechat.tts.fallback import FallbackSynthesizer
+
+    if tts.engine == "none":
+        return None
+    primary: Synthesizer = load_engine(TTS_ENGINES, "text-to-speech", tts.engine)(tts)
+    if not TTS_ENGINES[tts.engine].online or tts.fallback == "none":
+        return primary
+    fallback = replace(tts, engine=tts.fallback)
+
+    def make_fallback() -> Synthesizer:
+        made: Synthesizer = load_engine(TTS_ENGINES, "text-to-speech", fallback.engine)(fallback)
+        return made
+
+    return FallbackSynthesizer(primary, make_fallback, on_notice)
+
+
+def decode_options(asr: AsrConfig, transcriber: Transcriber) -> DecodeOptions:
+    """Decode options for file transcription; an English-only model cannot translate."""
+    if asr.task == "translate" and transcriber.english_only:
+        raise UsageError(
+            f"model {asr.model!r} is English-only and cannot translate; "
+            "use a multilingual model such as 'small'"
+        )
+    return DecodeOptions(language=asr.language or None, task=asr.task)
 
 
 @dataclass(frozen=True)
@@ -66,8 +110,6 @@ def load_models(
     on_notice: for notices from the voice (an Edge fallback found while warming up).
     warm_up: run each once first (for a conversation; a single turn gains nothing from it).
     """
-    from voicechat.engines import create_chat_model, create_synthesizer, create_transcriber
-
     llm_built = threading.Event()
 
     def asr() -> Transcriber:

@@ -13,43 +13,18 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
 
 from voicechat.conversation import Conversation
 from voicechat.errors import UsageError, VoicechatError
 from voicechat.reply import Reply, ReplyListener
-from voicechat.types import AudioClip
+from voicechat.turn_input import Spoken, Typed
 
-if TYPE_CHECKING:
-    from voicechat.early_start import EarlyReply
+__all__ = ["Spoken", "TurnListener", "TurnResult", "TurnTimings", "Typed", "run_turn"]
 
 
 CANCEL_POLL_S = 0.02
 """Seconds between checks for a stop while a transcript is awaited."""
-
-
-@dataclass(frozen=True)
-class Typed:
-    """Text sent as a turn. at: time.monotonic() when it was sent."""
-
-    text: str
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass(frozen=True)
-class Spoken:
-    """A take to answer.
-
-    ended_at: time.monotonic() when the take ended.
-    transcript: its transcription, already under way (begun at the pause it ended at).
-    early: a reply to it, already begun at that pause and held (see `early_start`).
-    """
-
-    clip: AudioClip
-    ended_at: float
-    transcript: concurrent.futures.Future[str] | None = None
-    early: EarlyReply | None = None
 
 
 @dataclass
@@ -79,6 +54,17 @@ class TurnTimings:
     first_clip_ms: float | None = None
     first_audio_ms: float | None = None
     turn_ms: float = 0.0
+
+    def line(self) -> str:
+        """ "speech-to-text 420 ms · first token 130 ms · …" for the stages that happened; a
+        stage reached before the take ended (a reply begun at a pause) shows as 0 ms."""
+        shown = (
+            ("speech-to-text", self.stt_ms),
+            ("first token", self.first_token_ms),
+            ("first audio", self.first_audio_ms),
+            ("turn", self.turn_ms),
+        )
+        return " · ".join(f"{label} {max(0.0, ms):.0f} ms" for label, ms in shown if ms is not None)
 
     def as_dict(self) -> dict[str, float | None]:
         """Rounded to the millisecond, for JSON and session files."""

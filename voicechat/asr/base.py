@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from voicechat.config import AsrConfig
-from voicechat.errors import DeviceError, UsageError
 from voicechat.types import AudioClip, Segment
 
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -67,27 +65,8 @@ class Transcriber(Protocol):
         ...
 
 
-def resolve_device(requested: str, cuda_available: bool) -> str:
-    """ "auto" becomes "cuda" when a CUDA device is present, else "cpu"; "cuda" must exist."""
-    if requested == "auto":
-        return "cuda" if cuda_available else "cpu"
-    if requested == "cuda" and not cuda_available:
-        raise DeviceError("device 'cuda' was asked for, but no CUDA device is available; use 'cpu'")
-    return requested
-
-
 def looks_like_path(model: str) -> bool:
     """Whether a model string names a file or folder rather than a model name."""
     return (
         model.startswith((".", "/", "~")) or model.endswith((".pt", ".bin")) or Path(model).exists()
     )
-
-
-def decode_options(asr: AsrConfig, transcriber: Transcriber) -> DecodeOptions:
-    """Decode options for file transcription; an English-only model cannot translate."""
-    if asr.task == "translate" and transcriber.english_only:
-        raise UsageError(
-            f"model {asr.model!r} is English-only and cannot translate; "
-            "use a multilingual model such as 'small'"
-        )
-    return DecodeOptions(language=asr.language or None, task=asr.task)

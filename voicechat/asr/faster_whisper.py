@@ -7,8 +7,9 @@ from typing import Any
 
 from faster_whisper import WhisperModel, available_models
 
-from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path, resolve_device
+from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path
 from voicechat.asr.whisper import LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD
+from voicechat.compute import resolve_device
 from voicechat.config import AsrConfig
 from voicechat.errors import ModelError
 from voicechat.hub import hub_reachable

@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path, resolve_device
+from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path
+from voicechat.compute import resolve_device
 from voicechat.config import AsrConfig
 from voicechat.errors import ModelError
 from voicechat.types import AudioClip, Segment

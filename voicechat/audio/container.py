@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voicechat.audio.io import SUPPORTED, check_header, too_long
+from voicechat.audio.io import SUPPORTED, check_header, load_audio, too_long
 from voicechat.errors import AudioFileError
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
@@ -97,3 +97,18 @@ def load_container_audio(
     if not len(samples):
         raise AudioFileError(path, "contains no audio")
     return AudioClip(samples=samples.astype(np.float32, copy=False), sample_rate=sample_rate)
+
+
+def load_any_audio(
+    path: Path, sample_rate: int = WHISPER_SAMPLE_RATE, max_s: float | None = None
+) -> AudioClip:
+    """`load_audio`, and for what libsndfile cannot read (a browser's WebM/Opus recording,
+    M4A/AAC), FFmpeg's decoders through PyAV (below). A file neither can read
+    raises AudioFileError; so does audio past `max_s` seconds, checked before and while decoding.
+    """
+    try:
+        return load_audio(path, sample_rate, max_s)
+    except AudioFileError as e:
+        if "not a readable audio file" not in e.reason:
+            raise
+    return load_container_audio(path, sample_rate, max_s)

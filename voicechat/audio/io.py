@@ -199,20 +199,3 @@ def load_audio(
     blocks = list(stream_mono(probe(path, max_s), sample_rate, max_s=max_s))
     samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
     return AudioClip(samples=samples, sample_rate=sample_rate)
-
-
-def load_any_audio(
-    path: Path, sample_rate: int = WHISPER_SAMPLE_RATE, max_s: float | None = None
-) -> AudioClip:
-    """`load_audio`, and for what libsndfile cannot read (a browser's WebM/Opus recording,
-    M4A/AAC), FFmpeg's decoders through PyAV (`audio.container`). A file neither can read
-    raises AudioFileError; so does audio past `max_s` seconds, checked before and while decoding.
-    """
-    from voicechat.audio.container import load_container_audio
-
-    try:
-        return load_audio(path, sample_rate, max_s)
-    except AudioFileError as e:
-        if "not a readable audio file" not in e.reason:
-            raise
-    return load_container_audio(path, sample_rate, max_s)

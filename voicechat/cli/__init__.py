@@ -1,4 +1,4 @@
-"""The `voicechat` command line. With ui.py, the only code that prints or exits.
+"""The `voicechat` command line. With its console, the only code that prints or exits.
 
 Each command lives in its own module and registers itself on the one Typer app. Heavy
 libraries (torch, whisper, transformers) are imported inside commands, so `--help` and

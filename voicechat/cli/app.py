@@ -5,21 +5,23 @@ Exit codes: 0 success, 1 failure, 2 usage or configuration error, 130 Ctrl-C.
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import inspect
 import logging
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from voicechat import __version__
+from voicechat.cli.console import Console
 from voicechat.config import Config, Settings, load_settings
 from voicechat.errors import EXIT_FAILURE, EXIT_INTERRUPTED, VoicechatError
-from voicechat.ui import Ui
 
 if TYPE_CHECKING:
     from voicechat.models import Models
@@ -37,27 +39,52 @@ app = typer.Typer(
 
 @dataclass
 class AppState:
-    """Global options, set before any command runs."""
+    """One run's global options and console, set by the callback before any command runs and
+    kept in the command's context (a test may hand in its own with `obj=`)."""
 
     config_file: Path | None = None
     debug: bool = False
+    console: Console = field(default_factory=Console)
 
 
-state = AppState()
-ui = Ui()
+_running: contextvars.ContextVar[AppState] = contextvars.ContextVar("voicechat_cli_state")
+
+
+def current() -> AppState:
+    """The running command's state (a fresh default one outside a command)."""
+    found = _running.get(None)
+    return found if found is not None else AppState()
+
+
+def console() -> Console:
+    """Where the running command writes."""
+    return current().console
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def reports_errors(command: F) -> F:
-    """Turn a command's errors into one red line and an exit code; tracebacks only with --debug."""
+    """Run a command with its run's state (`current()`, `console()`), and turn its errors into
+    one red line and an exit code; tracebacks only with --debug.
+
+    The wrapper takes the command's context as one more keyword parameter, which Typer fills
+    and hides from the command line."""
+    signature = inspect.signature(command, eval_str=True)
+    context_parameter = inspect.Parameter(
+        "cli_context", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context
+    )
 
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, cli_context: typer.Context, **kwargs: Any) -> Any:
+        found = cli_context.find_object(AppState)
+        state = found if found is not None else AppState()
+        ui = state.console
+        token = _running.set(state)
         try:
             return command(*args, **kwargs)
         except VoicechatError as e:
-            _show_traceback()
+            _show_traceback(state.debug)
             ui.error(str(e))
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
@@ -69,16 +96,21 @@ def reports_errors(command: F) -> F:
             ui.error("aborted")
             raise typer.Exit(EXIT_FAILURE) from None
         except Exception as e:
-            _show_traceback()
+            _show_traceback(state.debug)
             hint = "" if state.debug else " (run with --debug for the traceback)"
             ui.error(f"unexpected {type(e).__name__}: {e}{hint}")
             raise typer.Exit(EXIT_FAILURE) from None
+        finally:
+            _running.reset(token)
 
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), context_parameter]
+    )
     return wrapper  # type: ignore[return-value]
 
 
-def _show_traceback() -> None:
-    if state.debug:
+def _show_traceback(debug: bool) -> None:
+    if debug:
         traceback.print_exc(file=sys.stderr)
 
 
@@ -90,6 +122,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    context: typer.Context,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -111,8 +144,9 @@ def root(
     Settings come from defaults < the user config file < --config PATH < command flags;
     see `voicechat config show`.
     """
-    state.config_file = config
-    state.debug = debug
+    state = context.obj if isinstance(context.obj, AppState) else AppState()
+    state.config_file, state.debug = config, debug
+    context.obj = state
     # Libraries' own warnings (retries, deprecations) are not for users; errors reach them as
     # one line from the command, and --debug shows everything.
     logging.basicConfig(
@@ -122,7 +156,7 @@ def root(
 
 
 def settings(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
-    return load_settings(state.config_file, overrides)
+    return load_settings(current().config_file, overrides)
 
 
 def load_models(
@@ -138,6 +172,7 @@ def load_models(
         "language model": f"{config.llm.engine} {config.llm.model}",
         "voice": config.tts.engine,
     }
+    ui = console()
     with ui.loading({s: n for s, n in names.items() if s in stages}) as on_status:
         loaded = models.load_models(config, on_status, ui.notice, stages, warm_up)
     if loaded.chat.engine == "transformers" and loaded.chat.device == "cpu":

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from voicechat import paths
-from voicechat.cli.app import app, load_models, reports_errors, settings, ui
+from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import EXIT_INTERRUPTED, UsageError
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
@@ -64,7 +64,8 @@ def ask(
             config.llm, models.chat, models.synthesizer, speaker, store, conversation_so_far, lock
         )
         listener = TurnListener(
-            on_text=(lambda _: None) if as_json else ui.reply_piece, on_notice=ui.notice
+            on_text=(lambda _: None) if as_json else console().reply_piece,
+            on_notice=console().notice,
         )
         try:
             result = run_turn(
@@ -80,7 +81,7 @@ def ask(
     if save_audio is not None and reply.audio:
         _write_audio(save_audio, reply.audio)
     if as_json:
-        ui.print_json(
+        console().print_json(
             {
                 "reply": reply.text,
                 "session": name,
@@ -90,10 +91,10 @@ def ask(
             }
         )
     else:
-        ui.reply_end()
-        ui.timings(result.timings.as_dict())
+        console().reply_end()
+        console().dim(result.timings.line())
     if reply.interrupted:
-        ui.notice(f"interrupted; the partial reply is saved in session {name}")
+        console().notice(f"interrupted; the partial reply is saved in session {name}")
         raise typer.Exit(EXIT_INTERRUPTED)
 
 

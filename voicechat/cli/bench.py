@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from voicechat.cli.app import app, load_models, reports_errors, settings, ui
+from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import UsageError
 
 QUESTION = "What is the capital of France?"
@@ -108,9 +108,9 @@ def bench(
 
     from voicechat.end_of_turn import make_judge
 
-    judge = make_judge(config.audio, models.chat, ui.notice)
+    judge = make_judge(config.audio, models.chat, console().notice)
     runner = Bench(config, hear, chat, synthesizer, question, token_count, judge)
-    with ui.working(f"Measuring {turns} turns of each kind after a warm-up…"):
+    with console().working(f"Measuring {turns} turns of each kind after a warm-up…"):
         results = runner.run(turns)
     streaming, sequential = results["streaming"], results["sequential"]
     report: dict[str, Any] = {
@@ -147,9 +147,11 @@ def bench(
             f"threshold {judge.words_threshold:.3f}, calibrated to {chat.model_name}"
         )
     if as_json:
-        ui.print_json(report)
+        console().print_json(report)
         return
-    ui.bench_report(report, streaming[-1].timeline, sequential[-1].timeline)
+    from voicechat.cli.bench_report import render_bench_report
+
+    render_bench_report(console(), report, streaming[-1].timeline, sequential[-1].timeline)
 
 
 def _llm_details(config: Any, model: Any) -> str:
@@ -171,7 +173,7 @@ def _random_weights_config(config: Any, reply_tokens: int, layers: int) -> Any:
         raise UsageError(
             "--random-weights builds openai-whisper models; set asr.engine = 'whisper'"
         )
-    with ui.working("Building (once) random-weight checkpoints of the configured shapes…"):
+    with console().working("Building (once) random-weight checkpoints of the configured shapes…"):
         whisper = random_whisper(Path(config.asr.model).name.removesuffix(".pt"))
         phi3 = random_phi3(layers)
     return replace(

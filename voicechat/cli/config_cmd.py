@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from voicechat import paths
-from voicechat.cli.app import app, reports_errors, settings, ui
+from voicechat.cli.app import app, console, reports_errors, settings
 from voicechat.config import describe_keys
 
 config_app = typer.Typer(help="Show the effective configuration and where it comes from.")
@@ -63,4 +63,4 @@ def config_path() -> None:
     path = paths.user_config_file()
     typer.echo(str(path))
     if not path.exists():
-        ui.notice(f"{path} does not exist yet; create it to change the defaults")
+        console().notice(f"{path} does not exist yet; create it to change the defaults")

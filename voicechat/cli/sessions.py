@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from voicechat import paths
-from voicechat.cli.app import app, reports_errors, settings, ui
+from voicechat.cli.app import app, console, reports_errors, settings
 from voicechat.errors import UsageError
 
 sessions_app = typer.Typer(help="List, show, export and delete saved conversations.")
@@ -18,7 +18,7 @@ app.add_typer(sessions_app, name="sessions")
 
 
 if TYPE_CHECKING:
-    from voicechat.session import SessionStore
+    from voicechat.session import Session, SessionStore, SessionSummary
 
 
 def _store() -> SessionStore:
@@ -34,16 +34,16 @@ def sessions_list() -> None:
     store = _store()
     summaries = store.list()
     if not summaries:
-        ui.notice(f"no sessions yet in {store.directory}")
+        console().notice(f"no sessions yet in {store.directory}")
         return
-    ui.session_table(summaries)
+    _session_table(summaries)
 
 
 @sessions_app.command("show")
 @reports_errors
 def sessions_show(name: Annotated[str, typer.Argument(help="The session's name.")]) -> None:
     """Print a conversation."""
-    ui.show_session(_store().load(name))
+    _show_session(_store().load(name))
 
 
 @sessions_app.command("export")
@@ -90,4 +90,39 @@ def sessions_delete(
             raise UsageError(f"deleting {name!r} needs --yes when not run from a terminal")
         typer.confirm(f"Delete session {name!r} ({path})?", abort=True)
     store.delete(name)
-    ui.notice(f"deleted session {name}")
+    console().notice(f"deleted session {name}")
+
+
+def _session_table(summaries: list[SessionSummary]) -> None:
+    """The sessions as a table on stdout."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table("session", "messages", "updated", "first message", box=None)
+    for s in summaries:
+        if s.error:
+            table.add_row(escape(s.name), "-", "-", f"[red]{escape(s.error)}[/]")
+        else:
+            updated = s.updated_at[:16].replace("T", " ")
+            table.add_row(escape(s.name), str(s.messages), updated, escape(s.preview))
+    console().out.print(table)
+
+
+def _show_session(session: Session) -> None:
+    """A conversation, one message after another, on stdout."""
+    from rich.markup import escape
+
+    out = console().out
+    out.print(f"[bold]{escape(session.name)}[/] [dim]started {session.created_at}[/]")
+    for m in session.messages:
+        who = {"user": "[bold cyan]you[/]", "assistant": "[bold green]assistant[/]"}.get(
+            m["role"], escape(m["role"])
+        )
+        notes = []
+        if m.get("interrupted"):
+            notes.append("interrupted")
+        if m.get("error"):
+            notes.append(f"error: {m['error']}")
+        extra = f" [yellow]({escape('; '.join(notes))})[/]" if notes else ""
+        out.print(f"\n{who} [dim]{m.get('created_at', '')}[/]{extra}")
+        out.print(escape(m["content"]), soft_wrap=True)

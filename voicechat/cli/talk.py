@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from voicechat import paths
-from voicechat.cli.app import app, load_models, reports_errors, settings, ui
+from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import UsageError
+
+if TYPE_CHECKING:
+    from voicechat.audio.devices import AudioDevice
 
 
 @app.command()
@@ -87,7 +90,7 @@ def talk(
         finally:
             if speaker is not None:
                 speaker.close()
-    ui.notice(f"session {conversation.session.name} saved")
+    console().notice(f"session {conversation.session.name} saved")
 
 
 @app.command()
@@ -101,6 +104,22 @@ def devices(
     found = list_devices()
     if as_json:
         data: list[dict[str, Any]] = [d.as_dict() for d in found]
-        ui.print_json({"devices": data})
+        console().print_json({"devices": data})
         return
-    ui.device_table(found)
+    _device_table(found)
+
+
+def _device_table(devices: list[AudioDevice]) -> None:
+    """Audio devices as a table on stdout."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table("index", "name", "in", "out", "rate (Hz)", "default", box=None)
+    for d in devices:
+        default = ", ".join(
+            w for w, flag in (("input", d.default_input), ("output", d.default_output)) if flag
+        )
+        table.add_row(
+            str(d.index), escape(d.name), str(d.inputs), str(d.outputs), str(d.rate), default
+        )
+    console().out.print(table)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from voicechat.asr.formats import OutputFormat
-from voicechat.cli.app import app, reports_errors, settings, ui
+from voicechat.cli.app import app, console, reports_errors, settings
 from voicechat.config import AsrConfig
 from voicechat.engines import ASR_ENGINES
 from voicechat.errors import EXIT_FAILURE, AudioFileError, UsageError
@@ -94,12 +94,12 @@ def _transcribe_all(
     files: list[Path], asr: AsrConfig, fmt: OutputFormat, output: Path | None
 ) -> int:
     """Transcribe each file to its destination; report bad ones and go on. Returns the failures."""
-    from voicechat.asr.base import decode_options
     from voicechat.asr.files import transcribe_file
     from voicechat.audio.io import AudioInfo, probe
     from voicechat.audio.vad import VoiceActivityDetector
-    from voicechat.engines import create_transcriber
+    from voicechat.cli.progress import file_progress
     from voicechat.fileio import atomic_text_writer
+    from voicechat.models import create_transcriber, decode_options
 
     destinations = _destinations(files, output, fmt)
     jobs: list[tuple[AudioInfo, Path | None]] = []
@@ -108,19 +108,19 @@ def _transcribe_all(
         try:
             jobs.append((probe(path), dest))
         except AudioFileError as e:
-            ui.error(str(e))
+            console().error(str(e))
             failures += 1
     if not jobs:
         return failures
 
-    with ui.working(f"Loading {asr.engine} model {asr.model}…"):
+    with console().working(f"Loading {asr.engine} model {asr.model}…"):
         transcriber = create_transcriber(asr)
         options = decode_options(asr, transcriber)
         vad = VoiceActivityDetector()
     for info, dest in jobs:
         try:
             with (
-                ui.file_progress(info.path.name, info.duration) as bar,
+                file_progress(console(), info.path.name, info.duration) as bar,
                 atomic_text_writer(dest) if dest else contextlib.nullcontext(sys.stdout) as out,
             ):
                 transcript = transcribe_file(
@@ -134,9 +134,9 @@ def _transcribe_all(
                     lambda segment: bar.show_text(segment.text),
                 )
         except AudioFileError as e:
-            ui.error(str(e))
+            console().error(str(e))
             failures += 1
             continue
         if not transcript.segments:
-            ui.notice(f"{info.path}: no speech found")
+            console().notice(f"{info.path}: no speech found")
     return failures

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from voicechat import paths
-from voicechat.cli.app import app, load_models, reports_errors, settings, ui
+from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import EngineUnavailable, UsageError
 
 
@@ -67,16 +67,16 @@ def web(
     access = Access.of(reachable_names(host, allow_host or ()), port, token)
     models = load_models(config)
     urls = addresses_to_open(host, port, token)
-    ui.notice(f"voicechat web on {urls[0]} (Ctrl-C to stop)")
+    console().notice(f"voicechat web on {urls[0]} (Ctrl-C to stop)")
     for url in urls[1:]:
-        ui.notice(f"  also {url}")
+        console().notice(f"  also {url}")
     if open_browser:
         import webbrowser
 
         webbrowser.open(urls[-1] if len(urls) > 1 else urls[0])
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(WebSettings(config, models, name, access, ui.notice)),
+            create_app(WebSettings(config, models, name, access, console().notice)),
             host=host,
             port=port,
             log_level="warning",

@@ -79,7 +79,7 @@ class TransformersChatModel:
     def __init__(self, config: LlmConfig) -> None:
         import torch
 
-        from voicechat.asr.base import resolve_device
+        from voicechat.compute import resolve_device
 
         self.model_name = config.model
         self.device = resolve_device(config.device, torch.cuda.is_available())

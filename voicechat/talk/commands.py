@@ -59,7 +59,7 @@ class SlashCommands:
         return False
 
     def _change_voice(self, voice: str) -> None:
-        from voicechat.engines import create_synthesizer
+        from voicechat.models import create_synthesizer
 
         if not voice:
             current = self.conversation.synthesizer

@@ -1,4 +1,4 @@
-"""What `voicechat talk` shows (with the CLI's ui.py, the only code that prints).
+"""What `voicechat talk` shows (with the CLI's console, the only code that prints).
 
 Finished lines (what you said, the assistant's replies, notices, timings) scroll up as
 ordinary output; below them a live region shows the reply being written and one status line:
@@ -18,8 +18,6 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
-
-from voicechat.ui import timings_line
 
 METER = " ▁▂▃▄▅▆▇█"
 HINTS = {
@@ -135,9 +133,9 @@ class TalkScreen:
         mark = " [yellow](interrupted)[/]" if interrupted else ""
         self.print(f"[bold green]assistant:[/] {escape(text)}{mark}")
 
-    def timings(self, timings_ms: dict[str, Any]) -> None:
+    def timings(self, line: str) -> None:
         """One dim line: speech-to-text, first token, first audio, whole turn."""
-        self.print(f"[dim]{timings_line(timings_ms)}[/]")
+        self.print(f"[dim]{escape(line)}[/]")
 
     def history(self, messages: Sequence[dict[str, Any]], title: str) -> None:
         """Earlier turns, dimmed."""

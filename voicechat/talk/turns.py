@@ -76,17 +76,4 @@ class Turns:
             self.screen.notice("no speech heard; nothing was sent")
         else:
             self.screen.reply_done(outcome.reply.text, outcome.reply.interrupted)
-            t = outcome.timings
-            self.screen.timings(
-                {
-                    "stt_ms": t.stt_ms,
-                    "first_token_ms": _not_before_zero(t.first_token_ms),
-                    "first_audio_ms": _not_before_zero(t.first_audio_ms),
-                    "turn_ms": t.turn_ms,
-                }
-            )
-
-
-def _not_before_zero(ms: float | None) -> float | None:
-    """A stage reached before the take ended (a reply begun at a pause) shows as 0 ms."""
-    return None if ms is None else max(0.0, ms)
+            self.screen.timings(outcome.timings.line())

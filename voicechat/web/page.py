@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from voicechat import paths
-from voicechat.audio.io import load_any_audio
+from voicechat.audio.container import load_any_audio
 from voicechat.audio.playback import TimedSink
 from voicechat.config import Config
 from voicechat.conversation import Conversation, lock_session
