@@ -28,6 +28,7 @@ GROUND = {
     "voicechat.tts.base",
     "voicechat.data",
 }
+MAX_CLASS_LINES = 200
 TOP = ("voicechat.cli", "voicechat.talk", "voicechat.web", "voicechat.bench", "voicechat.__main__")
 
 
@@ -116,3 +117,14 @@ def test_imports_run_from_the_top_down() -> None:
         if ring(target) > ring(module)
     ]
     assert upward == []
+
+
+def test_no_class_passes_200_lines() -> None:
+    long = [
+        f"{path.relative_to(PACKAGE.parent)}: {node.name} ({size} lines)"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+        and (size := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_CLASS_LINES
+    ]
+    assert long == []

@@ -40,7 +40,7 @@ def talk(
     from voicechat.end_of_turn import check_turn_model, make_judge
     from voicechat.session import SessionStore
     from voicechat.talk.commands import SlashCommands
-    from voicechat.talk.loop import TalkLoop
+    from voicechat.talk.loop import open_talk_loop
     from voicechat.talk.screen import TalkScreen
     from voicechat.talk.takes import microphone_recorder
     from voicechat.talk.terminal import KeyboardInput
@@ -77,7 +77,7 @@ def talk(
                         screen.print(f"[dim]session {resumed.name}[/]")
                     commands = SlashCommands(conversation, screen, config.tts)
                     judge = make_judge(config.audio, models.chat, screen.notice)
-                    TalkLoop(
+                    open_talk_loop(
                         config.audio,
                         conversation,
                         microphone_recorder,

@@ -1,16 +1,17 @@
-"""The push-to-talk loop: keys and takes in, turns out, one state at a time.
+"""The push-to-talk loop: keys and takes in, turns out, one mode at a time.
 
-    idle ──Space/Enter──> listening ──Space/Enter, silence, limit──> transcribing
-      ^                     │ Esc / Ctrl-C: discarded                   │ no speech: dropped
-      │                     v                                           v
-      └────────────────── idle <──── speaking <──── thinking <──── (what you said)
-                                       │ Space: barge in (interrupt and listen again)
+    idle ──Space/Enter──> listening ──Space/Enter, silence, limit──> answering ──> idle
+     │ ^                    │ Esc / Ctrl-C: discarded (idle)              │ Space: barge in
+     │ └── Esc / sent ──┐   │ no speech: dropped (idle)                   │ (interrupt, listen)
+     └──a character──> typing                   answering ──a character──> typing over answer
 
-The loop runs in the main thread and only reacts to keys and finished jobs; recording and each
-turn (`run_turn`) run in worker threads, so a key is always answered at once. The loop owns the
-state; the screen only shows it. Space or Enter within GRACE_S of a take that ended by itself
-(silence, the smart end of turn, the length limit) confirms that take: it never interrupts
-its reply or opens a new take.
+Every key is looked up in one table, `(mode, key) → handler` (`keymap`); what a key does
+depends on the mode alone. The mode changes only on the loop's thread, in a handler or when
+a take or a turn has ended; recording and each turn (`run_turn`) run on workers, so a key is
+always answered at once, and workers only report (the recorder hearing speech comes through
+a queue). Space or Enter within GRACE_S of a take that ended by itself (silence, the smart
+end of turn, the length limit) is read as "confirm", which does nothing: it never interrupts
+the reply or opens a new take.
 """
 
 from __future__ import annotations
@@ -18,21 +19,22 @@ from __future__ import annotations
 import enum
 import logging
 import queue
-import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
-from voicechat.audio.takes import Take
-from voicechat.config import AudioConfig
-from voicechat.conversation import Conversation
-from voicechat.early_start import EarlyReply, EarlyStart
-from voicechat.end_of_turn import TurnJudge
-from voicechat.talk.commands import SlashCommands
-from voicechat.talk.keys import KeyEvent
-from voicechat.talk.screen import TalkScreen
-from voicechat.talk.takes import MakeRecorder, Takes
-from voicechat.talk.terminal import KeyboardInput
-from voicechat.talk.turns import Turns
 from voicechat.turn import TurnListener, Typed
+
+if TYPE_CHECKING:
+    from voicechat.audio.takes import Take
+    from voicechat.config import AudioConfig
+    from voicechat.conversation import Conversation
+    from voicechat.early_start import EarlyStart
+    from voicechat.end_of_turn import TurnJudge
+    from voicechat.talk.keys import KeyEvent
+    from voicechat.talk.screen import TalkScreen
+    from voicechat.talk.takes import MakeRecorder
+    from voicechat.turn_input import Spoken
 
 log = logging.getLogger(__name__)
 
@@ -41,236 +43,357 @@ HOLD_S = 0.3
 a shorter tap toggles instead."""
 GRACE_S = 1.5
 """Seconds after a take ended by itself in which Space or Enter only confirms it."""
+TICK_S = 0.03
+"""Seconds the loop waits for a key before checking its workers."""
 
 
-class State(enum.Enum):
-    """What the loop is doing, as the status line shows it."""
+class Mode(enum.Enum):
+    """What the loop is doing, which decides what each key does."""
 
     IDLE = "idle"
+    TYPING = "typing"
     WAITING = "waiting for speech"
     LISTENING = "listening"
-    TRANSCRIBING = "transcribing"
-    THINKING = "thinking"
-    SPEAKING = "speaking"
+    ANSWERING = "answering"
+    TYPING_OVER_ANSWER = "typing over the answer"
+
+
+class KeySource(Protocol):
+    """Key events as they come (the terminal). kitty: key releases are reported."""
+
+    events: queue.Queue[KeyEvent]
+    kitty: bool
+
+
+class Screen(Protocol):
+    """What the loop shows: its state line, the line being typed, the level, notices."""
+
+    line: str | None
+    level_db: float
+
+    def show_state(self, state: str) -> None: ...
+    def notice(self, message: str) -> None: ...
+    def error(self, message: str) -> None: ...
+
+
+class TakeControl(Protocol):
+    """The take being recorded (talk.takes.Takes)."""
+
+    failed: bool
+    by_space_at: float | None
+
+    @property
+    def recording(self) -> bool: ...
+    @property
+    def level_db(self) -> float: ...
+    def open(self) -> bool: ...
+    def start(self, by_space: bool = False, wait_for_speech: bool = False) -> bool: ...
+    def send(self) -> None: ...
+    def discard(self) -> None: ...
+    def finished(self) -> Take | None: ...
+    def close(self) -> None: ...
+
+
+class TurnControl(Protocol):
+    """The turn being answered (talk.turns.Turns)."""
+
+    interrupting: bool
+
+    @property
+    def busy(self) -> bool: ...
+    def start(self, said: Typed | Spoken) -> None: ...
+    def ended(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class Commands(Protocol):
+    """Slash commands; run returns True to quit."""
+
+    def run(self, text: str) -> bool: ...
 
 
 class TalkLoop:
-    """One `voicechat talk` run.
+    """One `voicechat talk` run over its parts (`open_talk_loop` wires the real ones).
 
-    make_recorder: opens the microphone when first needed (None: typing only).
-    hands_free: voice activity starts and ends every take, and the microphone is ignored
-    while the assistant thinks and speaks.
-    judge: the smart end of turn, when `audio.end_of_turn = "smart"`.
+    hands_free: voice activity starts and ends every take, and Space does not barge in.
+    heard: the recorder's news, read on the loop's thread ("speech": a waiting take heard it).
     """
 
     def __init__(
         self,
-        audio: AudioConfig,
-        conversation: Conversation,
-        make_recorder: MakeRecorder | None,
-        keys: KeyboardInput,
-        screen: TalkScreen,
-        commands: SlashCommands,
+        keys: KeySource,
+        screen: Screen,
+        commands: Commands,
+        takes: TakeControl,
+        turns: TurnControl,
+        early: EarlyStart,
         hands_free: bool,
-        judge: TurnJudge | None = None,
+        heard: queue.SimpleQueue[str],
     ) -> None:
-        self.conversation = conversation
-        self.keys = keys
-        self.screen = screen
-        self.commands = commands
+        self.keys, self.screen, self.commands = keys, screen, commands
+        self.takes, self.turns, self.early = takes, turns, early
         self.hands_free = hands_free
-        self.state = State.IDLE
-        self._state_lock = threading.Lock()
-        self.listener = TurnListener(
-            on_text=screen.reply_piece,
-            on_notice=screen.notice,
-            on_speaking=lambda: self._set(State.SPEAKING),
-            on_transcribing=lambda: self._set(State.TRANSCRIBING),
-            on_said=self._said,
-        )
-        assert conversation.hear is not None
-        self._early = EarlyStart(
-            conversation.hear,
-            lambda text, at: EarlyReply(conversation, text, at, self.listener),
-            judge,
-            self._judged,
-        )
-        self.takes = Takes(
-            audio,
-            make_recorder,
-            self._early,
-            lambda e: screen.error(f"{e}; type to talk instead"),
-            lambda: self._set(State.LISTENING),
-        )
-        self.turns = Turns(conversation, self.listener, screen)
+        self.mode = Mode.IDLE
+        self.quit = False
+        self._keymap = keymap(hands_free)
+        self._heard = heard
         self._confirm_until = 0.0  # time.monotonic() until which Space/Enter confirms
         self._barge_in = False
         self._pending_text: str | None = None
-        self._quit = False
 
     def run(self) -> None:
         """Answer keys and finished jobs until the user quits; always leaves saved."""
         # Open the microphone before saying we listen: its first open takes a while, and
         # speech in that time would be lost.
         self.takes.open()
-        self._set(State.IDLE)
+        self._enter(Mode.IDLE)
         try:
-            while not self._quit:
+            while not self.quit:
                 try:
-                    event: KeyEvent | None = self.keys.events.get(timeout=0.03)
+                    event: KeyEvent | None = self.keys.events.get(timeout=TICK_S)
                 except queue.Empty:
                     event = None
                 if event is not None:
-                    self._on_key(event)
-                self._tick()
+                    self.on_key(event)
+                self.tick()
         finally:
-            self._shutdown()
+            self.early.shutdown()
+            self.takes.close()
+            self.turns.close()
 
-    def _set(self, state: State) -> None:
-        """Any thread: the loop is now in `state`."""
-        with self._state_lock:
-            self.state = state
-            self.screen.show_state(state.value)
+    def on_key(self, event: KeyEvent) -> None:
+        """Do what `event` means in the current mode."""
+        name = event.key if event.kind == "press" else f"{event.key} {event.kind}"
+        typing = self.mode in (Mode.TYPING, Mode.TYPING_OVER_ANSWER)
+        if name in ("space", "enter") and not typing and time.monotonic() < self._confirm_until:
+            name = "confirm"
+        handler = self._keymap.get((self.mode, name))
+        if handler is not None:
+            handler(self, event)
 
-    def _judged(self, paused_at: int, finished: bool | None) -> None:
-        """Early start worker: the smart end of turn's verdict on a pause of the take."""
-        self.takes.judged(paused_at, finished)
-
-    def _said(self, text: str) -> None:
-        self.screen.user_said(text)
-        self._set(State.THINKING)
-
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Take in what the workers finished: speech heard, a take, a turn."""
+        while not self._heard.empty():
+            if self._heard.get() == "speech" and self.mode is Mode.WAITING:
+                self._enter(Mode.LISTENING)
         take = self.takes.finished()
         if take is not None:
             self._take_finished(take)
-        elif self.state in (State.LISTENING, State.WAITING) and not self.takes.recording:
-            self._set(State.IDLE)  # the microphone failed
+        elif self.mode in (Mode.LISTENING, Mode.WAITING) and not self.takes.recording:
+            self._enter(Mode.IDLE)  # the microphone failed
         if self.turns.ended():
             self._turn_ended()
-        if self.state is State.LISTENING:
+        if self.mode is Mode.LISTENING:
             self.screen.level_db = self.takes.level_db
-        idle = not self.takes.recording and not self.turns.busy and self.screen.line is None
-        if self.hands_free and idle and not self.takes.failed and not self._quit:
-            self._start_take(wait_for_speech=True)
+        if self.hands_free and self.mode is Mode.IDLE and not self.takes.failed and not self.quit:
+            self.start_take(wait_for_speech=True)
 
-    def _shutdown(self) -> None:
-        self._early.shutdown()
-        self.takes.close()
-        self.turns.close()
+    def _enter(self, mode: Mode) -> None:
+        self.mode = mode
+        if mode in (Mode.IDLE, Mode.WAITING, Mode.LISTENING):
+            self.screen.show_state(mode.value)
 
-    # Keys -------------------------------------------------------------------------------
+    # Key handlers: (loop, event) -> None, named in `keymap` ---------------------------------
 
-    def _on_key(self, event: KeyEvent) -> None:
-        confirming = event.key in ("space", "enter") and time.monotonic() < self._confirm_until
-        if self.screen.line is not None:
-            self._edit_line(event)
-        elif confirming:
-            log.debug("%s confirmed the take that had just ended", event.key)
-        elif self.turns.busy:
-            self._key_while_busy(event)
-        elif self.takes.recording:
-            self._key_while_listening(event)
-        else:
-            self._key_while_idle(event)
-
-    def _key_while_idle(self, event: KeyEvent) -> None:
-        if event.kind != "press":
-            return
-        if event.key == "space":
-            self._start_take(by_space=self.keys.kitty)
-        elif event.key == "enter":
-            self._start_take()
-        elif event.key == "char":
-            self.screen.line = event.text
-        elif event.key in ("ctrl+c", "ctrl+d"):
-            self._quit = True
-
-    def _key_while_listening(self, event: KeyEvent) -> None:
-        waiting = self.state is State.WAITING
-        if event.key == "space" and event.kind == "release":
-            held = self.takes.by_space_at
-            if held is not None and time.monotonic() - held >= HOLD_S:
-                self.takes.send()  # hold-to-talk: release sends
-            self.takes.by_space_at = None
-            return
-        if event.kind != "press":
-            return
-        if event.key in ("space", "enter") and not waiting:
-            self.takes.send()
-        elif event.key in ("escape", "ctrl+c") and not waiting:
-            self.takes.discard()
-        elif event.key == "char" and waiting:
-            self.takes.discard()
-            self.screen.line = event.text
-        elif event.key == "ctrl+d" or (event.key == "ctrl+c" and waiting):
-            self.takes.discard()
-            self._quit = True
-
-    def _key_while_busy(self, event: KeyEvent) -> None:
-        if event.kind != "press":
-            return
-        if event.key == "space" and not self.hands_free:
-            self._barge_in = True
-            self.turns.interrupting = True
-        elif event.key == "char":
-            self.screen.line = event.text  # typing does not interrupt; sending the line does
-        elif event.key in ("escape", "ctrl+c"):
-            self.turns.interrupting = True
-        elif event.key == "ctrl+d":
-            self.turns.interrupting = True
-            self._quit = True
-
-    def _edit_line(self, event: KeyEvent) -> None:
-        line = self.screen.line or ""
-        if event.kind == "release":
-            return
-        if event.key in ("char", "space"):
-            self.screen.line = line + event.text
-        elif event.key == "backspace":
-            self.screen.line = line[:-1]
-        elif event.key in ("escape", "ctrl+c"):
-            self.screen.line = None
-        elif event.key == "ctrl+d":
-            self.screen.line = None
-            self._quit = not line
-        elif event.key == "enter":
-            self.screen.line = None
-            text = line.strip()
-            if text.startswith("/"):
-                self._quit = self.commands.run(text) or self._quit
-            elif text and not self.turns.busy:
-                self.turns.start(Typed(text))
-            elif text:  # sent while a reply runs: interrupt it, then send this
-                self._pending_text = text
-                self.turns.interrupting = True
-
-    # Takes and turns --------------------------------------------------------------------
-
-    def _start_take(self, by_space: bool = False, wait_for_speech: bool = False) -> None:
+    def start_take(self, by_space: bool = False, wait_for_speech: bool = False) -> None:
         if self.takes.start(by_space, wait_for_speech):
-            self._set(State.WAITING if wait_for_speech else State.LISTENING)
+            self._enter(Mode.WAITING if wait_for_speech else Mode.LISTENING)
+
+    def start_by_key(self, event: KeyEvent) -> None:
+        self.start_take(by_space=event.key == "space" and self.keys.kitty)
+
+    def send_take(self, _: KeyEvent | None = None) -> None:
+        self.takes.send()
+
+    def release_space(self, _: KeyEvent) -> None:
+        held = self.takes.by_space_at
+        if held is not None and time.monotonic() - held >= HOLD_S:
+            self.takes.send()  # hold-to-talk: release sends
+        self.takes.by_space_at = None
+
+    def discard_take(self, _: KeyEvent | None = None) -> None:
+        self.takes.discard()
+
+    def quit_now(self, _: KeyEvent | None = None) -> None:
+        self.quit = True
+
+    def interrupt(self, _: KeyEvent | None = None) -> None:
+        self.turns.interrupting = True
+
+    def barge_in(self, _: KeyEvent) -> None:
+        self._barge_in = True
+        self.interrupt()
+
+    def open_line(self, event: KeyEvent) -> None:
+        if self.mode in (Mode.WAITING, Mode.LISTENING):
+            self.takes.discard()
+        answering = self.mode is Mode.ANSWERING
+        self._enter(Mode.TYPING_OVER_ANSWER if answering else Mode.TYPING)
+        self.screen.line = event.text  # typing does not interrupt; sending the line does
+
+    def type_text(self, event: KeyEvent) -> None:
+        self.screen.line = (self.screen.line or "") + event.text
+
+    def erase(self, _: KeyEvent) -> None:
+        self.screen.line = (self.screen.line or "")[:-1]
+
+    def close_line(self, _: KeyEvent | None = None) -> None:
+        self._take_line()
+
+    def _take_line(self) -> str:
+        """Close the line; returns what it held."""
+        line, self.screen.line = self.screen.line or "", None
+        answering = self.mode is Mode.TYPING_OVER_ANSWER
+        self._enter(Mode.ANSWERING if answering else Mode.IDLE)
+        return line
+
+    def close_line_or_quit(self, _: KeyEvent) -> None:
+        self.quit = not self._take_line()
+
+    def send_line(self, _: KeyEvent) -> None:
+        text = self._take_line().strip()
+        if text.startswith("/"):
+            self.quit = self.commands.run(text) or self.quit
+        elif text and self.mode is Mode.IDLE:
+            self._start_turn(Typed(text))
+        elif text:  # sent while a reply runs: interrupt it, then send this
+            self._pending_text = text
+            self.interrupt()
+
+    # Takes and turns ------------------------------------------------------------------------
+
+    def _start_turn(self, said: Typed | Spoken) -> None:
+        self.turns.start(said)
+        self._enter(Mode.TYPING_OVER_ANSWER if self.mode is Mode.TYPING else Mode.ANSWERING)
 
     def _take_finished(self, take: Take) -> None:
-        self._set(State.IDLE)
+        if self.mode in (Mode.LISTENING, Mode.WAITING):
+            self._enter(Mode.IDLE)
         if take.ended_by in ("silence", "smart", "limit"):
             self._confirm_until = take.ended_at + GRACE_S
         if take.ended_by == "discarded" or not take.had_speech:
-            self._early.drop()
+            self.early.drop()
             if take.ended_by != "discarded":
                 self.screen.notice("no speech heard; nothing was sent")
             elif not self.hands_free:
                 self.screen.notice("take discarded")
             return
-        self.turns.start(self._early.take_ended(take))
+        self._start_turn(self.early.take_ended(take))
 
     def _turn_ended(self) -> None:
-        self._set(State.IDLE)
-        if self._quit:
+        self._enter(Mode.TYPING if self.mode is Mode.TYPING_OVER_ANSWER else Mode.IDLE)
+        barge_in, self._barge_in = self._barge_in, False
+        if self.quit:
             return
         if self._pending_text is not None:
             text, self._pending_text = self._pending_text, None
-            self.turns.start(Typed(text))
-        elif self._barge_in:
-            self._barge_in = False
-            self._start_take()
+            self._start_turn(Typed(text))
+        elif barge_in and self.mode is Mode.IDLE:
+            self.start_take()
+
+
+Handler = Callable[[TalkLoop, "KeyEvent"], None]
+
+
+def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
+    """What each key does in each mode; a key not listed does nothing there. Keys are named
+    as KeyEvent names them, with " release" or " repeat" after a key that was not pressed;
+    "confirm" is Space or Enter just after a take ended by itself."""
+    loop = TalkLoop
+
+    def discard_and_quit(self: TalkLoop, _: KeyEvent) -> None:
+        self.discard_take()
+        self.quit_now()
+
+    def interrupt_and_quit(self: TalkLoop, _: KeyEvent) -> None:
+        self.interrupt()
+        self.quit_now()
+
+    table: dict[tuple[Mode, str], Handler] = {
+        (Mode.IDLE, "space"): loop.start_by_key,
+        (Mode.IDLE, "enter"): loop.start_by_key,
+        (Mode.IDLE, "char"): loop.open_line,
+        (Mode.IDLE, "ctrl+c"): loop.quit_now,
+        (Mode.IDLE, "ctrl+d"): loop.quit_now,
+        (Mode.WAITING, "char"): loop.open_line,
+        (Mode.WAITING, "ctrl+c"): discard_and_quit,
+        (Mode.WAITING, "ctrl+d"): discard_and_quit,
+        (Mode.LISTENING, "space"): loop.send_take,
+        (Mode.LISTENING, "enter"): loop.send_take,
+        (Mode.LISTENING, "space release"): loop.release_space,
+        (Mode.LISTENING, "escape"): loop.discard_take,
+        (Mode.LISTENING, "ctrl+c"): loop.discard_take,
+        (Mode.LISTENING, "ctrl+d"): discard_and_quit,
+        (Mode.ANSWERING, "char"): loop.open_line,
+        (Mode.ANSWERING, "escape"): loop.interrupt,
+        (Mode.ANSWERING, "ctrl+c"): loop.interrupt,
+        (Mode.ANSWERING, "ctrl+d"): interrupt_and_quit,
+    }
+    if not hands_free:
+        table[(Mode.ANSWERING, "space")] = loop.barge_in
+    line_keys: dict[str, Handler] = {
+        "char": loop.type_text,
+        "space": loop.type_text,
+        "backspace": loop.erase,
+        "escape": loop.close_line,
+        "ctrl+c": loop.close_line,
+        "ctrl+d": loop.close_line_or_quit,
+        "enter": loop.send_line,
+    }
+    for mode in (Mode.TYPING, Mode.TYPING_OVER_ANSWER):
+        for key, handler in line_keys.items():
+            table[(mode, key)] = table[(mode, f"{key} repeat")] = handler
+    return table
+
+
+def open_talk_loop(
+    audio: AudioConfig,
+    conversation: Conversation,
+    make_recorder: MakeRecorder | None,
+    keys: KeySource,
+    screen: TalkScreen,
+    commands: Commands,
+    hands_free: bool,
+    judge: TurnJudge | None = None,
+) -> TalkLoop:
+    """The loop over the real parts: the microphone (opened when first needed; None: typing
+    only), the early start (with the smart end of turn's `judge`) and the conversation's
+    turns, each shown on `screen`."""
+    from voicechat.early_start import EarlyReply, EarlyStart
+    from voicechat.talk.takes import Takes
+    from voicechat.talk.turns import Turns
+
+    def said(text: str) -> None:
+        screen.user_said(text)
+        screen.show_state("thinking")
+
+    listener = TurnListener(
+        on_text=screen.reply_piece,
+        on_notice=screen.notice,
+        on_speaking=lambda: screen.show_state("speaking"),
+        on_transcribing=lambda: screen.show_state("transcribing"),
+        on_said=said,
+    )
+    assert conversation.hear is not None
+    takes: Takes | None = None
+
+    def judged(paused_at: int, finished: bool | None) -> None:
+        if takes is not None:
+            takes.judged(paused_at, finished)
+
+    early = EarlyStart(
+        conversation.hear,
+        lambda text, at: EarlyReply(conversation, text, at, listener),
+        judge,
+        judged,
+    )
+    heard: queue.SimpleQueue[str] = queue.SimpleQueue()
+    takes = Takes(
+        audio,
+        make_recorder,
+        early,
+        lambda e: screen.error(f"{e}; type to talk instead"),
+        lambda: heard.put("speech"),
+    )
+    turns = Turns(conversation, listener, screen)
+    return TalkLoop(keys, screen, commands, takes, turns, early, hands_free, heard)
