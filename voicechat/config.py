@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,6 +240,8 @@ def _apply(
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse a TOML config file; a missing file or bad TOML raises ConfigError."""
+    import tomllib  # here, not at the top: `--help` never reads a file
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

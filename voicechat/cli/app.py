@@ -20,10 +20,10 @@ import typer
 
 from voicechat import __version__
 from voicechat.cli.console import Console
-from voicechat.config import Config, Settings, load_settings
 from voicechat.errors import EXIT_FAILURE, EXIT_INTERRUPTED, VoicechatError
 
 if TYPE_CHECKING:
+    from voicechat.config import Config, Settings
     from voicechat.models import Models
 
 app = typer.Typer(
@@ -156,6 +156,8 @@ def root(
 
 
 def settings(overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
+    from voicechat.config import load_settings
+
     return load_settings(current().config_file, overrides)
 
 

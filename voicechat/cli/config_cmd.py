@@ -10,7 +10,6 @@ import typer
 
 from voicechat import paths
 from voicechat.cli.app import app, console, reports_errors, settings
-from voicechat.config import describe_keys
 
 config_app = typer.Typer(help="Show the effective configuration and where it comes from.")
 app.add_typer(config_app, name="config")
@@ -22,6 +21,7 @@ def config_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of TOML.")] = False,
 ) -> None:
     """Print the effective settings as TOML, each with where its value came from."""
+    from voicechat.config import describe_keys
     from voicechat.turn_calibration import cached
 
     current = settings()

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from voicechat.asr.formats import OutputFormat
 from voicechat.cli.app import app, console, reports_errors, settings
-from voicechat.config import AsrConfig
 from voicechat.engines import ASR_ENGINES
 from voicechat.errors import EXIT_FAILURE, AudioFileError, UsageError
+
+if TYPE_CHECKING:
+    from voicechat.config import AsrConfig
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 import typer
@@ -63,6 +62,8 @@ def web(
     store = SessionStore(paths.sessions_dir(config.session.dir))
     name = validate_name(session) if session else store.new_name()
     _check_address(host, port)  # before minutes of loading models
+    import secrets
+
     token = secrets.token_urlsafe(24)
     access = Access.of(reachable_names(host, allow_host or ()), port, token)
     models = load_models(config)
