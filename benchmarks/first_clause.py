@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.paced_model import PacedChatModel
 from voicechat.audio.playback import TimedSink
 from voicechat.llm.base import GenerationOptions
+from voicechat.marks import Stage
 from voicechat.reply import FIRST_CLAUSE_WORDS, ReplyListener, SpokenReply
 from voicechat.tts.base import synthesize
 from voicechat.tts.piper import PiperSynthesizer
@@ -51,7 +52,7 @@ def main() -> None:
                 # Stop once the first sound starts: what comes after is not measured.
                 reply.listener = ReplyListener(on_speaking=reply.interrupt)
                 result = reply.run([Message("user", "Paris?")], GenerationOptions())
-                out.append(result.timings.first_audio_ms or 0.0)
+                out.append(result.marks.ms(Stage.FIRST_AUDIO) or 0.0)
         a, b = statistics.median(sentence), statistics.median(clause)
         print(f"{rate:>7.0f}  {a:>17.0f} ms  {b:>9.0f} ms  {b / a:.2f}")
 

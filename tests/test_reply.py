@@ -18,6 +18,7 @@ from tests.support.pulse import record_speaker
 from tests.support.speech import normalise
 from voicechat.audio.playback import Speaker, TimedSink
 from voicechat.llm.base import GenerationOptions
+from voicechat.marks import Stage
 from voicechat.reply import ReplyListener, SpokenReply
 from voicechat.tts.piper import PiperSynthesizer
 from voicechat.types import Message
@@ -52,10 +53,11 @@ def test_first_sentence_plays_while_the_model_is_still_writing(
         speaker.close()
     assert model.finished_at is not None
     written_ms = (model.finished_at - start) * 1000
-    assert reply.timings.first_audio_ms is not None
-    assert reply.timings.first_audio_ms < written_ms, "speech began before the reply was written"
+    first_audio_ms = reply.marks.ms(Stage.FIRST_AUDIO)
+    assert first_audio_ms is not None
+    assert first_audio_ms < written_ms, "speech began before the reply was written"
     first_sentence_written_ms = (model.written_at[10] - start) * 1000  # "walk."
-    assert reply.timings.first_audio_ms < first_sentence_written_ms, "the first clause led"
+    assert first_audio_ms < first_sentence_written_ms, "the first clause led"
     assert reply.text == REPLY
     assert "".join(pieces) == REPLY
     heard = run_cli("transcribe", str(recording), "-e", "faster-whisper", "-m", str(tiny_en_ct2))
@@ -85,7 +87,7 @@ def test_without_a_voice_the_reply_is_only_written() -> None:
         [Message("user", "x")], GenerationOptions()
     )
     assert reply.text == REPLY
-    assert reply.timings.first_audio_ms is None
+    assert not reply.marks.has(Stage.FIRST_AUDIO)
     assert reply.tts_engine is None
 
 
@@ -100,9 +102,8 @@ def test_not_streaming_speaks_the_whole_reply_once_it_is_written(piper: PiperSyn
     ((started, clip),) = sink.played
     assert started > model.finished_at, "nothing played before the reply was written"
     assert clip.duration > 2.0, "the whole reply is one clip"
-    t = reply.timings
-    assert t.first_synth_start_ms is not None and t.last_token_ms is not None
-    assert t.first_synth_start_ms >= t.last_token_ms
+    voiced, written = reply.marks.at(Stage.FIRST_SYNTH_START), reply.marks.at(Stage.LAST_TOKEN)
+    assert voiced is not None and written is not None and voiced >= written
 
 
 def test_streaming_speaks_sentence_by_sentence(piper: PiperSynthesizer) -> None:

@@ -20,6 +20,7 @@ from voicechat.config import LlmConfig
 from voicechat.conversation import Conversation
 from voicechat.early_start import EarlyReply, EarlyStart
 from voicechat.errors import ModelError
+from voicechat.marks import Stage
 from voicechat.session import Session, SessionStore
 from voicechat.tts.piper import PiperSynthesizer
 from voicechat.turn import Spoken, TurnListener, Typed, run_turn
@@ -93,8 +94,9 @@ def test_a_typed_turn_is_said_replied_spoken_and_saved(
     assert ("speaking", "") in shown.events
     assert _saved(tmp_path) == [("user", QUESTION), ("assistant", REPLY)]
     t = result.timings
-    assert t.stt_ms is None and t.first_audio_ms is not None
-    assert 0 <= t.first_token_ms <= t.first_audio_ms <= t.turn_ms  # type: ignore[operator]
+    first_token, first_audio = t.ms(Stage.FIRST_TOKEN), t.ms(Stage.FIRST_AUDIO)
+    assert t.ms(Stage.TRANSCRIPT) is None and first_token is not None and first_audio is not None
+    assert 0 <= first_token <= first_audio <= (t.ms(Stage.END) or 0.0)
     saved = SessionStore(tmp_path).load("t").messages[1]["timings_ms"]
     assert saved == t.as_dict()
 
@@ -104,7 +106,7 @@ def test_a_take_is_transcribed_then_answered(tmp_path: Path, piper: PiperSynthes
     conversation = _conversation(tmp_path, PacedChatModel(REPLY, 0.0), None, hear=QUESTION)
     result = run_turn(conversation, Spoken(_silence(), time.monotonic()), shown.listener())
     assert [k for k, _ in shown.events[:2]] == ["transcribing", "said"]
-    assert result.said == QUESTION and result.timings.stt_ms is not None
+    assert result.said == QUESTION and result.timings.ms(Stage.TRANSCRIPT) is not None
     assert _saved(tmp_path) == [("user", QUESTION), ("assistant", REPLY)]
 
 
@@ -151,10 +153,12 @@ def test_a_reply_begun_early_is_written_and_voiced_unseen_until_its_turn_release
     result = run_turn(conversation, Spoken(_silence(), ended_at, early=early), shown.listener())
     assert result.reply is not None and result.reply.text == REPLY == shown.text()
     t = result.timings
-    assert t.stt_ms == 0.0, "the transcript was there when the take ended"
-    assert t.reply_start_ms is not None and t.reply_start_ms < 0, "begun before the take ended"
-    assert t.first_clip_ms is not None and t.first_clip_ms < 0, "voiced before the take ended"
-    assert t.first_audio_ms is not None and t.first_audio_ms >= 0, "heard only after it"
+    reply_start, first_clip = t.ms(Stage.REPLY_START), t.ms(Stage.FIRST_CLIP)
+    first_audio = t.ms(Stage.FIRST_AUDIO)
+    assert t.ms(Stage.TRANSCRIPT) == 0.0, "the transcript was there when the take ended"
+    assert reply_start is not None and reply_start < 0, "begun before the take ended"
+    assert first_clip is not None and first_clip < 0, "voiced before the take ended"
+    assert first_audio is not None and first_audio >= 0, "heard only after it"
     assert sink.played[0][0] >= ended_at
     assert _saved(tmp_path) == [("user", QUESTION), ("assistant", REPLY)]
 

@@ -1,8 +1,11 @@
 """One reply: language model -> sentences -> text-to-speech -> speaker, all at once.
 
-    main thread      model.stream() ──pieces──> SentenceSplitter ──sentences──┐
-    tts worker       voice.stream(sentence) <──────────────────────────────────┘ ──pieces──┐
-    playback worker  speaker.play(piece), back to back <────────────────────────────────────┘
+    main thread    model.stream() ──pieces──> SentenceSplitter ──sentences──┐
+    voice stage    voice.stream(sentence) <──────────────────────────────────┘ ──clips──┐
+    speaker stage  speaker.play(clip), back to back <───────────────────────────────────┘
+
+Each stage is a `stages.start_stage` worker between two pipes; every stage marks when it
+first did its work (`Marks`, by `Stage`).
 
 Streaming (the default): the first sentence (its first clause, when it has one of at least
 FIRST_CLAUSE_WORDS words) is spoken while the model is still writing the rest, and the next
@@ -15,23 +18,19 @@ playback at once; what was written so far is returned, marked interrupted.
 
 from __future__ import annotations
 
-import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from voicechat.audio.playback import AudioSink
 from voicechat.errors import SpeakerUnavailable, SynthesisUnavailable
 from voicechat.llm.base import ChatModel, GenerationOptions
 from voicechat.llm.sentences import SentenceSplitter
+from voicechat.marks import Marks, Stage
+from voicechat.stages import Pipe, start_stage
 from voicechat.tts.base import Synthesizer, synthesize
 from voicechat.types import AudioClip, Message
-
-log = logging.getLogger(__name__)
-
-_DONE = None
 
 FIRST_CLAUSE_WORDS = 4
 """A reply's first piece goes to the voice at a comma, semicolon, colon or dash after this
@@ -39,38 +38,17 @@ many words, rather than waiting for the end of its sentence."""
 
 
 @dataclass
-class ReplyTimings:
-    """When each stage first happened, in ms from `started_at`; None where it never did.
-
-    started_at: time.monotonic() when the reply started.
-    first_audio_ms: when the first clip was handed to the speaker.
-    """
-
-    started_at: float = field(default_factory=time.monotonic)
-    first_token_ms: float | None = None
-    last_token_ms: float | None = None
-    first_sentence_ms: float | None = None
-    first_synth_start_ms: float | None = None
-    first_clip_ms: float | None = None
-    first_audio_ms: float | None = None
-    total_ms: float = 0.0
-
-    def now_ms(self) -> float:
-        """Milliseconds since the reply started."""
-        return (time.monotonic() - self.started_at) * 1000
-
-
-@dataclass
 class Reply:
     """What the model wrote and what happened while it was spoken.
 
+    marks: when each stage first happened, counted from the reply's start.
     tts_engine: the engine that spoke the last sentence (after any fallback), or None.
     audio: the clips spoken, in order (kept only when asked for).
     """
 
     text: str
     interrupted: bool
-    timings: ReplyTimings
+    marks: Marks
     tts_engine: str | None = None
     audio: list[AudioClip] = field(default_factory=list)
 
@@ -120,72 +98,76 @@ class SpokenReply:
         self.cancel = cancel if cancel is not None else threading.Event()
         self.pieces: list[str] = []
         """What the model has written so far (kept when the model fails part way)."""
+        self._voice_gone = False  # the voice failed for good: the rest is not spoken
+        self._speaker_gone = False  # the speaker failed: the rest is shown, not heard
 
     def run(self, messages: Sequence[Message], options: GenerationOptions) -> Reply:
         """Stream, speak and return the reply. Ctrl-C stops everything and returns the partial
         reply marked interrupted; model errors are raised after speech has stopped."""
-        timings = ReplyTimings()
-        reply = Reply(text="", interrupted=False, timings=timings)
-        sentences: queue.Queue[str | None] = queue.Queue()
-        clips: queue.Queue[AudioClip | None] = queue.Queue(maxsize=1)
+        reply = Reply(text="", interrupted=False, marks=Marks())
+        sentences: Pipe[str] = Pipe()
+        clips: Pipe[AudioClip] = Pipe(maxsize=1)  # the next sentence is voiced while one plays
         workers: list[threading.Thread] = []
         if self.synthesizer is not None or self.keep_audio:
             workers = [
-                threading.Thread(
-                    target=self._synthesize_all, args=(sentences, clips, reply), daemon=True
+                start_stage(
+                    "voicechat-voice",
+                    lambda sentence: self._voice(sentence, reply),
+                    sentences,
+                    clips,
+                    on_error=lambda e: self.listener.on_notice(f"speech stopped: {e}"),
                 ),
-                threading.Thread(target=self._play_all, args=(clips, reply), daemon=True),
+                start_stage(
+                    "voicechat-speaker",
+                    lambda clip: self._play(clip, reply),
+                    clips,
+                    on_end=self._play_out,
+                ),
             ]
-            for w in workers:
-                w.start()
         speaking = bool(workers) and self.synthesizer is not None
-
-        pieces = self.pieces
         try:
             try:
-                self._stream_text(messages, options, pieces, sentences if speaking else None, reply)
+                self._stream_text(messages, options, sentences if speaking else None, reply)
             finally:
-                sentences.put(_DONE)
+                sentences.close()
             self._wait(workers)
         except KeyboardInterrupt:
             self.interrupt()
             self._wait(workers)
-        reply.text = "".join(pieces).strip()
+        reply.text = "".join(self.pieces).strip()
         reply.interrupted = self.cancel.is_set()
-        timings.total_ms = timings.now_ms()
+        reply.marks.mark(Stage.END)
         return reply
 
     def _stream_text(
         self,
         messages: Sequence[Message],
         options: GenerationOptions,
-        pieces: list[str],
-        sentences: queue.Queue[str | None] | None,
+        sentences: Pipe[str] | None,
         reply: Reply,
     ) -> None:
-        """Collect the model's pieces, show them, and queue each sentence once complete (or,
+        """Collect the model's pieces, show them, and hand on each sentence once complete (or,
         not streaming, the whole reply once written)."""
-        timings = reply.timings
+        marks = reply.marks
         splitter = SentenceSplitter(first_clause_words=self.first_clause_words)
         written: list[str] = []
 
         def hand_over(done: list[str]) -> None:
-            if done and timings.first_sentence_ms is None:
-                timings.first_sentence_ms = timings.now_ms()
+            if done:
+                marks.mark(Stage.FIRST_SENTENCE)
             written.extend(done)
             if sentences is not None and self.streaming:
                 for sentence in done:
                     sentences.put(sentence)
 
         for piece in self.model.stream(messages, options, self.cancel):
-            if timings.first_token_ms is None:
-                timings.first_token_ms = timings.now_ms()
-            pieces.append(piece)
+            marks.mark(Stage.FIRST_TOKEN)
+            self.pieces.append(piece)
             self.listener.on_text(piece)
             hand_over(splitter.feed(piece))
             if self.cancel.is_set():
                 return
-        timings.last_token_ms = timings.now_ms()
+        marks.mark(Stage.LAST_TOKEN)
         if self.cancel.is_set():
             return
         hand_over(splitter.flush())
@@ -207,63 +189,52 @@ class SpokenReply:
             except KeyboardInterrupt:
                 self.interrupt()
 
-    def _synthesize_all(
-        self,
-        sentences: queue.Queue[str | None],
-        clips: queue.Queue[AudioClip | None],
-        reply: Reply,
-    ) -> None:
-        synthesizer = self.synthesizer
-        timings = reply.timings
+    def _voice(self, sentence: str, reply: Reply) -> Iterator[AudioClip]:
+        """Voice stage: the sentence's audio, piece by piece (nothing once stopped, or once the
+        voice has failed for good)."""
+        synthesizer = None if self._voice_gone else self.synthesizer
+        if self.cancel.is_set() or synthesizer is None:
+            return
+        reply.marks.mark(Stage.FIRST_SYNTH_START)
         try:
-            while (sentence := sentences.get()) is not _DONE:
-                if self.cancel.is_set() or synthesizer is None:
-                    continue
-                if timings.first_synth_start_ms is None:
-                    timings.first_synth_start_ms = timings.now_ms()
-                try:
-                    # Not streaming, the sentence (the whole reply) is voiced before any of it
-                    # plays, as the original demo did.
-                    pieces = (
-                        synthesizer.stream(sentence)
-                        if self.streaming
-                        else iter([synthesize(synthesizer, sentence)])
-                    )
-                    for piece in pieces:
-                        if timings.first_clip_ms is None:
-                            timings.first_clip_ms = timings.now_ms()
-                        reply.tts_engine = synthesizer.engine
-                        clips.put(piece)  # waits while the piece before it plays
-                        if self.cancel.is_set():
-                            break
-                except SynthesisUnavailable as e:
-                    self.listener.on_notice(f"{e}; the rest of the reply is not spoken")
-                    synthesizer = None
-        except Exception as e:  # a voice failing must not lose the reply
-            log.debug("text-to-speech failed", exc_info=True)
-            self.listener.on_notice(f"speech stopped: {e}")
-        finally:
-            clips.put(_DONE)
+            # Not streaming, the sentence (the whole reply) is voiced before any of it plays,
+            # as the original demo did.
+            pieces = (
+                synthesizer.stream(sentence)
+                if self.streaming
+                else iter([synthesize(synthesizer, sentence)])
+            )
+            for piece in pieces:
+                reply.marks.mark(Stage.FIRST_CLIP)
+                reply.tts_engine = synthesizer.engine
+                yield piece  # waits while the piece before it plays
+                if self.cancel.is_set():
+                    return
+        except SynthesisUnavailable as e:
+            self.listener.on_notice(f"{e}; the rest of the reply is not spoken")
+            self._voice_gone = True
 
-    def _play_all(self, clips: queue.Queue[AudioClip | None], reply: Reply) -> None:
-        speaker = self.speaker
-        timings = reply.timings
-        while (clip := clips.get()) is not _DONE:
-            if self.cancel.is_set():
-                continue
-            if self.keep_audio:
-                reply.audio.append(clip)
-            if speaker is None:
-                continue
-            started = timings.now_ms()
-            if timings.first_audio_ms is None:
-                self.listener.on_speaking()
-            try:
-                speaker.play(clip, self.cancel)
-                if timings.first_audio_ms is None:
-                    timings.first_audio_ms = started
-            except SpeakerUnavailable as e:
-                self.listener.on_notice(f"{e}; the reply is shown but not heard")
-                speaker = None
-        if speaker is not None and not self.cancel.is_set():
-            speaker.wait(self.cancel)  # the last piece plays out
+    def _play(self, clip: AudioClip, reply: Reply) -> Iterator[None]:
+        """Speaker stage: play `clip` (keep it when asked), after the one before it."""
+        if self.cancel.is_set():
+            return
+        if self.keep_audio:
+            reply.audio.append(clip)
+        speaker = None if self._speaker_gone else self.speaker
+        if speaker is None:
+            return
+        started = time.monotonic()
+        if not reply.marks.has(Stage.FIRST_AUDIO):
+            self.listener.on_speaking()
+        try:
+            speaker.play(clip, self.cancel)
+            reply.marks.mark(Stage.FIRST_AUDIO, at=started)
+        except SpeakerUnavailable as e:
+            self.listener.on_notice(f"{e}; the reply is shown but not heard")
+            self._speaker_gone = True
+        yield from ()
+
+    def _play_out(self) -> None:
+        """The last piece plays out."""
+        if self.speaker is not None and not self._speaker_gone and not self.cancel.is_set():
+            self.speaker.wait(self.cancel)

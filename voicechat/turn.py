@@ -13,10 +13,11 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from voicechat.conversation import Conversation
 from voicechat.errors import UsageError, VoicechatError
+from voicechat.marks import Marks, Stage
 from voicechat.reply import Reply, ReplyListener
 from voicechat.turn_input import Spoken, Typed
 
@@ -35,69 +36,57 @@ class TurnListener(ReplyListener):
     on_said: Callable[[str], None] = lambda _: None
 
 
+SHOWN = (Stage.TRANSCRIPT, Stage.FIRST_TOKEN, Stage.FIRST_AUDIO, Stage.END)
+"""The stages a turn's one-line summary shows."""
+
+
 @dataclass(frozen=True)
 class TurnTimings:
-    """Milliseconds from the end of the take (or from when text was sent); None where the
-    stage never happened. Negative: before the take ended (a reply begun at a pause).
+    """When each stage of a turn happened, in ms from the end of the take (or from when the
+    text was sent); None where the stage never happened. Negative: before the take ended
+    (a reply begun at a pause). The transcript counts 0 when it was ready as the take ended;
+    the first audio is never before a held reply was released."""
 
-    stt_ms: until the transcript was ready (0 when it was ready as the take ended).
-    reply_start_ms: when the reply started.
-    first_audio_ms: when the first sound played. turn_ms: when the turn was over.
-    """
+    marks: Marks
 
-    stt_ms: float | None = None
-    reply_start_ms: float | None = None
-    first_token_ms: float | None = None
-    last_token_ms: float | None = None
-    first_sentence_ms: float | None = None
-    first_synth_start_ms: float | None = None
-    first_clip_ms: float | None = None
-    first_audio_ms: float | None = None
-    turn_ms: float = 0.0
+    def ms(self, stage: Stage) -> float | None:
+        """Milliseconds from the turn's start to `stage`."""
+        return self.marks.ms(stage)
 
     def line(self) -> str:
         """ "speech-to-text 420 ms · first token 130 ms · …" for the stages that happened; a
         stage reached before the take ended (a reply begun at a pause) shows as 0 ms."""
-        shown = (
-            ("speech-to-text", self.stt_ms),
-            ("first token", self.first_token_ms),
-            ("first audio", self.first_audio_ms),
-            ("turn", self.turn_ms),
+        shown = ((stage, self.marks.ms(stage)) for stage in SHOWN)
+        return " · ".join(
+            f"{stage.label} {max(0.0, ms):.0f} ms" for stage, ms in shown if ms is not None
         )
-        return " · ".join(f"{label} {max(0.0, ms):.0f} ms" for label, ms in shown if ms is not None)
 
     def as_dict(self) -> dict[str, float | None]:
         """Rounded to the millisecond, for JSON and session files."""
-        return {k: (None if v is None else round(v)) for k, v in asdict(self).items()}
+        return self.marks.as_dict()
 
     @staticmethod
     def of(
-        reply: Reply, start: float, stt_ms: float | None, released_at: float | None = None
+        start: float,
+        stt_at: float | None,
+        reply: Reply | None = None,
+        released_at: float | None = None,
     ) -> TurnTimings:
-        """A finished reply's timings counted from `start` (time.monotonic()).
+        """A turn's timings counted from `start` (time.monotonic()): its transcript ready at
+        `stt_at`, its reply's own marks, and its end now.
 
         released_at: when a held reply was let play; nothing was heard before it.
         """
-        t = reply.timings
-        offset = (t.started_at - start) * 1000
-
-        def since_start(ms: float | None) -> float | None:
-            return None if ms is None else offset + ms
-
-        first_audio = since_start(t.first_audio_ms)
-        if first_audio is not None and released_at is not None:
-            first_audio = max(first_audio, (released_at - start) * 1000)
-        return TurnTimings(
-            stt_ms=stt_ms,
-            reply_start_ms=offset,
-            first_token_ms=since_start(t.first_token_ms),
-            last_token_ms=since_start(t.last_token_ms),
-            first_sentence_ms=since_start(t.first_sentence_ms),
-            first_synth_start_ms=since_start(t.first_synth_start_ms),
-            first_clip_ms=since_start(t.first_clip_ms),
-            first_audio_ms=first_audio,
-            turn_ms=(time.monotonic() - start) * 1000,
-        )
+        marks = reply.marks.copy(start) if reply is not None else Marks(start)
+        if reply is not None:
+            marks.mark(Stage.REPLY_START, reply.marks.start)
+            heard = marks.at(Stage.FIRST_AUDIO)
+            if heard is not None and released_at is not None and heard < released_at:
+                marks.move(Stage.FIRST_AUDIO, released_at)
+        if stt_at is not None:
+            marks.mark(Stage.TRANSCRIPT, stt_at)
+        marks.move(Stage.END, time.monotonic())
+        return TurnTimings(marks)
 
 
 @dataclass(frozen=True)
@@ -129,14 +118,14 @@ def run_turn(
     """
     cancel = cancel if cancel is not None else threading.Event()
     if isinstance(said, Typed):
-        start, text, stt_ms = said.at, said.text, None
+        start, text, stt_at = said.at, said.text, None
     else:
         start = said.ended_at
-        text, stt_ms = _transcript(conversation, said, listener, cancel)
+        text, stt_at = _transcript(conversation, said, listener, cancel)
         if not text:
             if said.early is not None:
                 said.early.abandon()
-            timings = TurnTimings(stt_ms=stt_ms, turn_ms=stt_ms or 0.0)
+            timings = TurnTimings.of(start, stt_at)
             return TurnResult("", None, timings, stopped=cancel.is_set())
     listener.on_said(text)
     early = said.early if isinstance(said, Spoken) else None
@@ -146,7 +135,7 @@ def run_turn(
         if early is not None:
             early.abandon()
         conversation.save_stopped()
-        timings = TurnTimings(stt_ms=stt_ms, turn_ms=(time.monotonic() - start) * 1000)
+        timings = TurnTimings.of(start, stt_at)
         return TurnResult(text, None, timings, stopped=True)
     released_at = None
     pipeline = None
@@ -164,7 +153,7 @@ def run_turn(
         written = "".join(pipeline.pieces).strip() if pipeline is not None else ""
         conversation.save_failure(str(e), written)
         raise
-    timings = TurnTimings.of(reply, start, stt_ms, released_at)
+    timings = TurnTimings.of(start, stt_at, reply, released_at)
     conversation.save_reply(reply, timings.as_dict())
     return TurnResult(text, reply, timings)
 
@@ -172,10 +161,10 @@ def run_turn(
 def _transcript(
     conversation: Conversation, said: Spoken, listener: TurnListener, cancel: threading.Event
 ) -> tuple[str, float]:
-    """The take's text and the ms from the end of the take until it was there ("" when
-    `cancel` came first)."""
+    """The take's text and the time.monotonic() it was there ("" when `cancel` came first);
+    a transcript begun at the pause the take ended at counts as there when it ended."""
     if said.early is not None:
-        return said.early.text, 0.0
+        return said.early.text, said.ended_at
     if said.transcript is None and conversation.hear is None:
         raise UsageError("this conversation takes text only")
     listener.on_transcribing()
@@ -188,4 +177,4 @@ def _transcript(
     else:
         assert conversation.hear is not None
         text = conversation.hear(said.clip)
-    return text, (time.monotonic() - said.ended_at) * 1000
+    return text, time.monotonic()

@@ -33,6 +33,7 @@ from voicechat.early_start import EarlyReply, EarlyStart
 from voicechat.end_of_turn import TurnJudge, Verdict
 from voicechat.errors import UsageError
 from voicechat.llm.base import ChatModel
+from voicechat.marks import Stage
 from voicechat.session import Session, SessionStore
 from voicechat.tts.base import Synthesizer
 from voicechat.turn import Spoken, TurnListener, TurnResult, run_turn
@@ -144,38 +145,48 @@ class Bench:
         """Measures from one turn; the turn's timings count from the end of the take, which
         is `eos_ms` after the end of speech."""
         assert result.reply is not None
-        t = result.timings
+        marks = result.timings.marks
+        take_end = marks.start
 
-        def at(ms: float | None, default: float = 0.0) -> float:
-            return eos_ms + (default if ms is None else ms)
+        def at(stage: Stage, default: float = take_end) -> float:
+            """time.monotonic() of `stage`, or `default` where it never happened."""
+            found = marks.at(stage)
+            return default if found is None else found
 
-        reply_start = t.reply_start_ms or 0.0
-        first_token = (t.first_token_ms or reply_start) - reply_start
-        last_token = (t.last_token_ms or reply_start) - reply_start
+        def ms(when: float) -> float:
+            """Milliseconds from the end of speech."""
+            return (when - speech_end_at) * 1000
+
+        reply_start = at(Stage.REPLY_START)
+        first_token, last_token = (
+            at(Stage.FIRST_TOKEN, reply_start),
+            at(Stage.LAST_TOKEN, reply_start),
+        )
+        end = at(Stage.END)
+        first_audio = at(Stage.FIRST_AUDIO, end)
+        first_clip = at(Stage.FIRST_CLIP, first_audio)
         tokens = self.token_count(result.reply.text)
-        first_audio = t.first_audio_ms if t.first_audio_ms is not None else t.turn_ms
-        first_clip = t.first_clip_ms if t.first_clip_ms is not None else first_audio
-        heard_from = (self.hearing.started_at - speech_end_at) * 1000
-        heard_at = (self.hearing.ended_at - speech_end_at) * 1000
+        heard_from = ms(self.hearing.started_at)
+        heard_at = ms(self.hearing.ended_at)
         values = {
             "end_of_speech_ms": eos_ms,
             "asr_ms": heard_at - heard_from,
             "transcript_ready_ms": heard_at,
-            "first_token_ms": first_token,
-            "tokens_per_s": (tokens - 1) / max(1e-3, (last_token - first_token) / 1000),
-            "first_sentence_ms": (t.first_sentence_ms or reply_start) - reply_start,
-            "tts_first_audio_ms": (t.first_clip_ms or 0.0) - (t.first_synth_start_ms or 0.0),
-            "first_audio_ms": at(first_audio),
-            "turn_ms": at(t.turn_ms),
-            "overhead_ms": ((t.first_synth_start_ms or 0.0) - (t.first_sentence_ms or 0.0))
-            + (first_audio - max(first_clip, 0.0)),
+            "first_token_ms": (first_token - reply_start) * 1000,
+            "tokens_per_s": (tokens - 1) / max(1e-3, last_token - first_token),
+            "first_sentence_ms": (at(Stage.FIRST_SENTENCE, reply_start) - reply_start) * 1000,
+            "tts_first_audio_ms": (at(Stage.FIRST_CLIP) - at(Stage.FIRST_SYNTH_START)) * 1000,
+            "first_audio_ms": ms(first_audio),
+            "turn_ms": ms(end),
+            "overhead_ms": (at(Stage.FIRST_SYNTH_START) - at(Stage.FIRST_SENTENCE)) * 1000
+            + (first_audio - max(first_clip, take_end)) * 1000,
         }
         timeline = [
             Span("end of speech", 0.0, eos_ms),
             Span("speech-to-text", heard_from, heard_at),
-            Span("language model", at(reply_start), at(t.last_token_ms, reply_start)),
-            Span("first synthesis", at(t.first_synth_start_ms), at(t.first_clip_ms)),
-            Span("playback", at(first_audio), at(t.turn_ms)),
+            Span("language model", ms(reply_start), ms(last_token)),
+            Span("first synthesis", ms(at(Stage.FIRST_SYNTH_START)), ms(at(Stage.FIRST_CLIP))),
+            Span("playback", ms(first_audio), ms(end)),
         ]
         return TurnFigures(values, timeline, result.reply.text, result.said)
 
