@@ -74,7 +74,9 @@ def main() -> None:
     onnx = smart_turn_model(cache)
     sound = SmartTurn(onnx) if onnx else None
     store = SessionStore(Path(tempfile.mkdtemp()))
-    conversation = Conversation(LlmConfig(), replies, None, None, store, Session("b"), hear=hear)
+    conversation = Conversation(
+        llm=LlmConfig(), model=replies, store=store, session=Session("b"), hear=hear
+    )
 
     def start(text: str, at: int) -> EarlyReply:
         return EarlyReply(conversation, text, at, TurnListener())

@@ -102,7 +102,7 @@ def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_
     asr = AsrConfig(engine="faster-whisper", model=str(tiny_en_ct2), device="cpu")
     hear = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
     conversation = Conversation(
-        LlmConfig(), chat, None, None, SessionStore(tmp_path), Session("t"), hear=hear
+        llm=LlmConfig(), model=chat, store=SessionStore(tmp_path), session=Session("t"), hear=hear
     )
 
     def start(text: str, at: int) -> EarlyReply:

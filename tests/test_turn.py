@@ -57,12 +57,12 @@ def _conversation(
     tmp_path: Path, model: PacedChatModel, piper: PiperSynthesizer | None, hear: str = ""
 ) -> Conversation:
     return Conversation(
-        LlmConfig(system_prompt="Be brief."),
-        model,
-        piper,
-        TimedSink(),
-        SessionStore(tmp_path),
-        Session("t"),
+        llm=LlmConfig(system_prompt="Be brief."),
+        model=model,
+        synthesizer=piper,
+        speaker=TimedSink(),
+        store=SessionStore(tmp_path),
+        session=Session("t"),
         hear=lambda clip: hear,
     )
 

@@ -1,20 +1,21 @@
 """A conversation: the engines a turn runs on and the session it is kept in, under its lock.
 
-`lock_session` is how every command names, locks and loads its session; `Conversation` holds
-what a turn needs and what the talk commands change (the voice, mute, a new session). The
-turn itself is `voicechat.turn.run_turn`.
+`open_conversation` is how every front-end names, locks and loads its session and gets the
+conversation on it; `Conversation` holds what a turn needs and what the talk commands
+change (the voice, mute, a new session). The turn itself is `voicechat.turn.run_turn`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from voicechat import paths
 from voicechat.audio.playback import AudioSink
-from voicechat.config import LlmConfig
+from voicechat.config import Config, LlmConfig
 from voicechat.llm.base import ChatModel, GenerationOptions
 from voicechat.llm.context import fit_history
 from voicechat.reply import Reply, ReplyListener, SpokenReply
@@ -22,11 +23,14 @@ from voicechat.session import Session, SessionStore, validate_name
 from voicechat.tts.base import Synthesizer
 from voicechat.types import AudioClip, Message
 
+if TYPE_CHECKING:
+    from voicechat.models import Models
+
 Hear = Callable[[AudioClip], str]
 """A take's text (speech only, one line; "" when nothing was said)."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Conversation:
     """Everything one conversation's turns need.
 
@@ -37,12 +41,12 @@ class Conversation:
 
     llm: LlmConfig
     model: ChatModel
-    synthesizer: Synthesizer | None
-    speaker: AudioSink | None
     store: SessionStore
     session: Session
+    synthesizer: Synthesizer | None = None
+    speaker: AudioSink | None = None
     lock: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
-    """Holds the session's lock (see `lock_session`)."""
+    """Holds the session's lock (see `open_conversation`)."""
     hear: Hear | None = None
     muted: bool = False
     _current: SpokenReply | None = field(default=None, init=False, repr=False)
@@ -153,22 +157,45 @@ class Conversation:
         return name
 
 
-def lock_session(
-    store: SessionStore, name: str | None, wait_s: float = 0.0
-) -> tuple[Session, contextlib.ExitStack]:
-    """Lock session `name` (a new name when None) and load it, or start it when new.
+def session_store(config: Config) -> SessionStore:
+    """The session folder `config` names (`session.dir`, else the data folder's)."""
+    return SessionStore(paths.sessions_dir(config.session.dir))
 
-    wait_s: how long to wait for another holder to let go before it is busy.
 
-    Returns the session and its lock, held until the stack is closed: hand both to the
-    `Conversation`, which keeps the lock with the session it is on.
+@contextlib.contextmanager
+def open_conversation(
+    store: SessionStore,
+    session: str | None,
+    models: Callable[[], Models],
+    *,
+    llm: LlmConfig,
+    speaker: Callable[[Models], AudioSink | None] = lambda models: None,
+    wait_s: float = 0.0,
+) -> Iterator[Conversation]:
+    """The conversation in session `session` (a new one when None), under its lock.
+
+    The session is locked and loaded first, so a busy or unreadable session is refused
+    before `models` loads anything; then `speaker(models)` opens where replies play (None:
+    nowhere). On leaving, the speaker is closed and the lock let go.
+    wait_s: how long to wait for another holder of the session to let go before it is busy.
     """
-    name = validate_name(name) if name else store.new_name()
-    lock = contextlib.ExitStack()
-    lock.enter_context(store.lock(name, wait_s))
-    try:
-        session = store.load(name) if store.exists(name) else Session(name)
-    except BaseException:
-        lock.close()
-        raise
-    return session, lock
+    name = validate_name(session) if session else store.new_name()
+    with contextlib.ExitStack() as lock:
+        lock.enter_context(store.lock(name, wait_s))
+        loaded = store.load(name) if store.exists(name) else Session(name)
+        built = models()
+        sink = speaker(built)
+        try:
+            yield Conversation(
+                llm=llm,
+                model=built.chat,
+                synthesizer=built.synthesizer,
+                speaker=sink,
+                store=store,
+                session=loaded,
+                lock=lock,
+                hear=built.hear,
+            )
+        finally:
+            if sink is not None:
+                sink.close()

@@ -193,6 +193,26 @@ class EarlyStart:
         self._transcript: tuple[int, concurrent.futures.Future[str]] | None = None
         self._reply: EarlyReply | None = None
 
+    @classmethod
+    def of(
+        cls,
+        conversation: Conversation,
+        listener: ReplyListener,
+        judge: TurnJudge | None = None,
+        judged: Callable[[int, bool | None], None] = lambda at, finished: None,
+    ) -> EarlyStart:
+        """The early start of `conversation`'s spoken turns, the one set-up talk and bench
+        share: takes heard with the conversation's `hear`, held replies shown through
+        `listener` once released."""
+        if conversation.hear is None:
+            raise ValueError("an early start needs a conversation that hears takes")
+        return cls(
+            conversation.hear,
+            lambda text, at: EarlyReply(conversation, text, at, listener),
+            judge,
+            judged,
+        )
+
     def paused(self, clip: AudioClip) -> None:
         """Recorder thread: the speaker paused; `clip` is the take so far."""
         with self._lock:

@@ -29,7 +29,7 @@ from voicechat.bench.figures import Span, TurnFigures
 from voicechat.bench.replay import ReplayedMicrophone
 from voicechat.config import Config
 from voicechat.conversation import Conversation, Hear
-from voicechat.early_start import EarlyReply, EarlyStart
+from voicechat.early_start import EarlyStart
 from voicechat.end_of_turn import TurnJudge, Verdict
 from voicechat.errors import UsageError
 from voicechat.llm.base import ChatModel
@@ -106,24 +106,19 @@ class Bench:
         """One measured turn, the way `talk` runs it (streaming) or the original way."""
         self._turns += 1
         conversation = Conversation(
-            self.config.llm,
-            self.chat,
-            self.synthesizer,
-            TimedSink(),
-            self._store,
-            Session(f"turn-{self._turns}"),
+            llm=self.config.llm,
+            model=self.chat,
+            synthesizer=self.synthesizer,
+            speaker=TimedSink(),
+            store=self._store,
+            session=Session(f"turn-{self._turns}"),
             hear=self.hearing,
         )
         listener = TurnListener()
         mic = ReplayedMicrophone(self.question)
         audio = self.config.audio
         recorder = TakeRecorder(mic, self.vad, audio.silence_ms, audio.max_record_s)
-        early = EarlyStart(
-            self.hearing,
-            lambda text, at: EarlyReply(conversation, text, at, listener),
-            self.judge,
-            recorder.judged,
-        )
+        early = EarlyStart.of(conversation, listener, self.judge, recorder.judged)
         try:
             take = recorder.record(
                 threading.Event(),

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from voicechat import paths
 from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import EXIT_INTERRUPTED, UsageError
 
@@ -40,8 +39,7 @@ def ask(
     saves what was written, marked interrupted.
     """
     from voicechat.audio.playback import Speaker
-    from voicechat.conversation import Conversation, lock_session
-    from voicechat.session import SessionStore
+    from voicechat.conversation import open_conversation, session_store
     from voicechat.turn import TurnListener, Typed, run_turn
 
     question = (sys.stdin.read() if text == "-" else text).strip()
@@ -50,30 +48,25 @@ def ask(
     if save_audio is not None and save_audio.suffix.lower() not in AUDIO_SUFFIXES:
         raise UsageError(f"{save_audio}: --save-audio takes {', '.join(AUDIO_SUFFIXES)}")
     config = settings().config
-    store = SessionStore(paths.sessions_dir(config.session.dir))
-    conversation_so_far, lock = lock_session(store, session)
-    with lock:
-        speak = not no_speak or save_audio is not None
-        stages = ("language model", "voice") if speak else ("language model",)
+    speak = not no_speak or save_audio is not None
+    stages = ("language model", "voice") if speak else ("language model",)
+    ui = console()
+    listener = TurnListener(
+        on_text=(lambda _: None) if as_json else ui.reply_piece, on_notice=ui.notice
+    )
+    with open_conversation(
+        session_store(config),
+        session,
         # One turn gains nothing from a warm-up, except that a compile is then paid up front.
-        models = load_models(config, stages, warm_up=config.llm.compile)
-        speaker = (
+        lambda: load_models(config, stages, warm_up=config.llm.compile),
+        llm=config.llm,
+        speaker=lambda models: (
             Speaker(config.audio.output_device) if models.synthesizer and not no_speak else None
+        ),
+    ) as conversation:
+        result = run_turn(
+            conversation, Typed(question), listener, keep_audio=save_audio is not None
         )
-        conversation = Conversation(
-            config.llm, models.chat, models.synthesizer, speaker, store, conversation_so_far, lock
-        )
-        listener = TurnListener(
-            on_text=(lambda _: None) if as_json else console().reply_piece,
-            on_notice=console().notice,
-        )
-        try:
-            result = run_turn(
-                conversation, Typed(question), listener, keep_audio=save_audio is not None
-            )
-        finally:
-            if speaker is not None:
-                speaker.close()
 
     reply = result.reply
     assert reply is not None
@@ -81,7 +74,7 @@ def ask(
     if save_audio is not None and reply.audio:
         _write_audio(save_audio, reply.audio)
     if as_json:
-        console().print_json(
+        ui.print_json(
             {
                 "reply": reply.text,
                 "session": name,
@@ -91,10 +84,10 @@ def ask(
             }
         )
     else:
-        console().reply_end()
-        console().dim(result.timings.line())
+        ui.reply_end()
+        ui.dim(result.timings.line())
     if reply.interrupted:
-        console().notice(f"interrupted; the partial reply is saved in session {name}")
+        ui.notice(f"interrupted; the partial reply is saved in session {name}")
         raise typer.Exit(EXIT_INTERRUPTED)
 
 

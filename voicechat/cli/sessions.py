@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voicechat import paths
 from voicechat.cli.app import app, console, reports_errors, settings
 from voicechat.errors import UsageError
 
@@ -22,9 +21,9 @@ if TYPE_CHECKING:
 
 
 def _store() -> SessionStore:
-    from voicechat.session import SessionStore
+    from voicechat.conversation import session_store
 
-    return SessionStore(paths.sessions_dir(settings().config.session.dir))
+    return session_store(settings().config)
 
 
 @sessions_app.command("list")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from voicechat import paths
 from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import UsageError
 
@@ -36,9 +35,8 @@ def talk(
     from rich.console import Console
 
     from voicechat.audio.playback import Speaker
-    from voicechat.conversation import Conversation, lock_session
+    from voicechat.conversation import open_conversation, session_store
     from voicechat.end_of_turn import check_turn_model, make_judge
-    from voicechat.session import SessionStore
     from voicechat.talk.commands import SlashCommands
     from voicechat.talk.loop import open_talk_loop
     from voicechat.talk.screen import TalkScreen
@@ -51,45 +49,38 @@ def talk(
             "or `voicechat transcribe FILE` for recordings"
         )
     config = settings().config
-    store = SessionStore(paths.sessions_dir(config.session.dir))
     check_turn_model(config.audio)
-    resumed, lock = lock_session(store, session)
-    with lock:
-        models = load_models(config)
-        speaker = Speaker(config.audio.output_device) if models.synthesizer else None
-        conversation = Conversation(
-            config.llm,
-            models.chat,
-            models.synthesizer,
-            speaker,
-            store,
-            resumed,
-            lock,
-            hear=models.hear,
-        )
-        try:
-            with KeyboardInput() as keys:
-                hint = "hands-free" if hands_free else "idle-hold" if keys.kitty else "idle"
-                with TalkScreen(Console(highlight=False), hint) as screen:
-                    if resumed.messages:
-                        screen.history(resumed.messages, f"resuming session {resumed.name}")
-                    else:
-                        screen.print(f"[dim]session {resumed.name}[/]")
-                    commands = SlashCommands(conversation, screen, config.tts)
-                    judge = make_judge(config.audio, models.chat, screen.notice)
-                    open_talk_loop(
-                        config.audio,
-                        conversation,
-                        microphone_recorder,
-                        keys,
-                        screen,
-                        commands,
-                        hands_free,
-                        judge,
-                    ).run()
-        finally:
-            if speaker is not None:
-                speaker.close()
+    with (
+        open_conversation(
+            session_store(config),
+            session,
+            lambda: load_models(config),
+            llm=config.llm,
+            speaker=lambda models: (
+                Speaker(config.audio.output_device) if models.synthesizer else None
+            ),
+        ) as conversation,
+        KeyboardInput() as keys,
+    ):
+        hint = "hands-free" if hands_free else "idle-hold" if keys.kitty else "idle"
+        with TalkScreen(Console(highlight=False), hint) as screen:
+            resumed = conversation.session
+            if resumed.messages:
+                screen.history(resumed.messages, f"resuming session {resumed.name}")
+            else:
+                screen.print(f"[dim]session {resumed.name}[/]")
+            commands = SlashCommands(conversation, screen, config.tts)
+            judge = make_judge(config.audio, conversation.model, screen.notice)
+            open_talk_loop(
+                config.audio,
+                conversation,
+                microphone_recorder,
+                keys,
+                screen,
+                commands,
+                hands_free,
+                judge,
+            ).run()
     console().notice(f"session {conversation.session.name} saved")
 
 

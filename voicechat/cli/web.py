@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from voicechat import paths
 from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import EngineUnavailable, UsageError
 
@@ -54,12 +53,13 @@ def web(
         raise EngineUnavailable(
             'voicechat web needs its extra: pip install "voicechat[web]"'
         ) from None
-    from voicechat.session import SessionStore, validate_name
+    from voicechat.conversation import session_store
+    from voicechat.session import validate_name
     from voicechat.web.guard import Access, addresses_to_open, reachable_names
     from voicechat.web.server import WS_MAX_BYTES, WebSettings, create_app
 
     config = settings().config
-    store = SessionStore(paths.sessions_dir(config.session.dir))
+    store = session_store(config)
     name = validate_name(session) if session else store.new_name()
     _check_address(host, port)  # before minutes of loading models
     import secrets

@@ -359,7 +359,7 @@ def open_talk_loop(
     """The loop over the real parts: the microphone (opened when first needed; None: typing
     only), the early start (with the smart end of turn's `judge`) and the conversation's
     turns, each shown on `screen`."""
-    from voicechat.early_start import EarlyReply, EarlyStart
+    from voicechat.early_start import EarlyStart
     from voicechat.talk.takes import Takes
     from voicechat.talk.turns import Turns
 
@@ -374,19 +374,13 @@ def open_talk_loop(
         on_transcribing=lambda: screen.show_state("transcribing"),
         on_said=said,
     )
-    assert conversation.hear is not None
     takes: Takes | None = None
 
     def judged(paused_at: int, finished: bool | None) -> None:
         if takes is not None:
             takes.judged(paused_at, finished)
 
-    early = EarlyStart(
-        conversation.hear,
-        lambda text, at: EarlyReply(conversation, text, at, listener),
-        judge,
-        judged,
-    )
+    early = EarlyStart.of(conversation, listener, judge, judged)
     heard: queue.SimpleQueue[str] = queue.SimpleQueue()
     takes = Takes(
         audio,

@@ -25,14 +25,13 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from voicechat import paths
 from voicechat.audio.container import load_any_audio
 from voicechat.audio.playback import TimedSink
 from voicechat.config import Config
-from voicechat.conversation import Conversation, lock_session
+from voicechat.conversation import Conversation, open_conversation, session_store
 from voicechat.errors import AudioFileError, VoicechatError
 from voicechat.models import Models
-from voicechat.session import SessionStore, validate_name
+from voicechat.session import validate_name
 from voicechat.turn import Spoken, TurnListener, Typed, run_turn
 from voicechat.types import AudioClip
 
@@ -87,7 +86,7 @@ class PageConversation:
         self.config = config
         self.models = models
         self.outbox = outbox
-        self.store = SessionStore(paths.sessions_dir(config.session.dir))
+        self.store = session_store(config)
         self.session = session
         self._turn: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -168,20 +167,15 @@ class PageConversation:
             on_transcribing=lambda: send({"type": "status", "state": "transcribing"}),
             on_said=lambda text: send({"type": "said", "text": text}),
         )
-        models = self.models
         try:
-            session, lock = lock_session(self.store, self.session, LOCK_WAIT_S)
-            with lock:
-                conversation = Conversation(
-                    self.config.llm,
-                    models.chat,
-                    models.synthesizer,
-                    PageSink(self.outbox),
-                    self.store,
-                    session,
-                    lock,
-                    hear=models.hear,
-                )
+            with open_conversation(
+                self.store,
+                self.session,
+                lambda: self.models,
+                llm=self.config.llm,
+                speaker=lambda _: PageSink(self.outbox),
+                wait_s=LOCK_WAIT_S,
+            ) as conversation:
                 self._conversation = conversation
                 result = run_turn(conversation, said, listener, cancel=cancel)
         except VoicechatError as e:
