@@ -133,3 +133,29 @@ def test_config_show_with_a_bad_key_exits_2(tmp_path: Path) -> None:
 def test_config_path_honours_voicechat_config(tmp_path: Path) -> None:
     result = run_cli("config", "path", env={"VOICECHAT_CONFIG": str(tmp_path / "mine.toml")})
     assert result.stdout.strip() == str(tmp_path / "mine.toml")
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "owner"),
+    [
+        ('[llm]\nbase_url = "http://127.0.0.1:8000/v1"\n', "llm.base_url", "openai"),
+        ('[llm]\nengine = "openai"\ncompile = true\n', "llm.compile", "transformers"),
+        ('[tts]\nengine = "piper"\nrate = "+10%"\n', "tts.rate", "edge"),
+    ],
+)
+def test_an_option_of_another_engine_is_refused(
+    tmp_path: Path, toml: str, key: str, owner: str
+) -> None:
+    """A server URL under the in-process engine would be silently ignored (and the model
+    downloaded): the key's engine is named instead."""
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=rf"{key} is an option of the {owner} engine"):
+        load_settings(path)
+
+
+def test_each_engine_reads_its_own_options_and_the_shared_ones() -> None:
+    settings = load_settings(None, {"tts": {"engine": "piper", "piper_voice": "/v.onnx"}})
+    assert settings.config.tts.piper_voice == "/v.onnx"
+    switched = load_settings(None, {"llm": {"engine": "openai", "base_url": "http://h/v1"}})
+    assert switched.config.llm.base_url == "http://h/v1" and switched.config.llm.device == "auto"

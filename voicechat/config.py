@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from voicechat import paths
-from voicechat.engines import ASR_ENGINES, LLM_ENGINES, TTS_ENGINES
+from voicechat.engines import ASR_ENGINES, LLM_ENGINES, TTS_ENGINES, EngineSpec, option_owner
 from voicechat.errors import ConfigError
 
 DEFAULT_SOURCE = "default"
@@ -280,8 +280,29 @@ def load_settings(
         }
         _apply(values, sources, flags, FLAG_SOURCE)
 
+    for section, registry in (("asr", ASR_ENGINES), ("llm", LLM_ENGINES), ("tts", TTS_ENGINES)):
+        _check_engine_options(section, values[section], sources, registry)
     config = Config(**{name: SECTIONS[name](**keys) for name, keys in values.items()})
     return Settings(config=config, sources=sources)
+
+
+def _check_engine_options(
+    section: str,
+    values: Mapping[str, Any],
+    sources: Mapping[str, str],
+    registry: dict[str, EngineSpec],
+) -> None:
+    """Refuse an engine's own option set for a section whose engine is another: a server's
+    `base_url` under the transformers engine would be silently ignored."""
+    engine = values["engine"]
+    for key in values:
+        owner = option_owner(registry, key)
+        source = sources[f"{section}.{key}"]
+        if owner not in (None, engine) and source != DEFAULT_SOURCE:
+            raise ConfigError(
+                f"{source}: {section}.{key} is an option of the {owner} engine, but "
+                f"{section}.engine is {engine!r}; set engine = {owner!r} or remove the key"
+            )
 
 
 def describe_keys() -> dict[str, dict[str, str]]:

@@ -23,6 +23,9 @@ class EngineSpec:
     extra: the `voicechat[extra]` that brings its packages, or None for core engines.
     packages: top-level modules it imports; a missing one means the extra is not installed.
     online: it needs a network service, so a voice falls back to `tts.fallback` when it fails.
+    options: the keys of its config section that only this engine reads (its own options;
+    the section's other keys every engine of the stage reads).
+    voice_key: for a voice, the option that names the voice (what `/voice NAME` sets).
     """
 
     name: str
@@ -31,6 +34,8 @@ class EngineSpec:
     extra: str | None = None
     packages: tuple[str, ...] = ()
     online: bool = False
+    options: tuple[str, ...] = ()
+    voice_key: str = ""
 
 
 ASR_ENGINES: dict[str, EngineSpec] = {
@@ -56,12 +61,14 @@ LLM_ENGINES: dict[str, EngineSpec] = {
         "voicechat.llm.transformers:TransformersChatModel",
         "Hugging Face transformers, in this process (CUDA when present)",
         packages=("transformers", "torch"),
+        options=("dtype", "quantization", "compile"),
     ),
     "openai": EngineSpec(
         "openai",
         "voicechat.llm.openai:OpenAIChatModel",
         "any OpenAI-compatible server: vLLM, Ollama, llama.cpp, transformers serve",
         packages=("openai",),
+        options=("base_url", "api_key_env"),
     ),
 }
 
@@ -72,6 +79,8 @@ TTS_ENGINES: dict[str, EngineSpec] = {
         "Microsoft Edge online voices",
         packages=("edge_tts", "aiohttp"),
         online=True,
+        options=("voice", "rate", "proxy"),
+        voice_key="voice",
     ),
     "piper": EngineSpec(
         "piper",
@@ -79,9 +88,16 @@ TTS_ENGINES: dict[str, EngineSpec] = {
         "piper, offline",
         extra="offline",
         packages=("piper", "onnxruntime"),
+        options=("piper_voice",),
+        voice_key="piper_voice",
     ),
     "none": EngineSpec("none", "", "no speech"),
 }
+
+
+def option_owner(registry: dict[str, EngineSpec], key: str) -> str | None:
+    """The engine whose own option `key` is, or None for a key every engine reads."""
+    return next((spec.name for spec in registry.values() if key in spec.options), None)
 
 
 def load_engine(registry: dict[str, EngineSpec], kind: str, name: str) -> Any:

@@ -177,6 +177,6 @@ def load_models(
     ui = console()
     with ui.loading({s: n for s, n in names.items() if s in stages}) as on_status:
         loaded = models.load_models(config, on_status, ui.notice, stages, warm_up)
-    if loaded.chat.engine == "transformers" and loaded.chat.device == "cpu":
+    if loaded.chat.device == "cpu":
         ui.notice("no CUDA GPU: the language model runs on the CPU, so replies will be slow")
     return loaded

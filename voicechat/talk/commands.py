@@ -67,10 +67,13 @@ class SlashCommands:
                 f"the voice is {current.voice if current else 'off'}; /voice NAME changes it"
             )
             return
-        tts = self.tts
-        tts = (
-            replace(tts, piper_voice=voice) if tts.engine == "piper" else replace(tts, voice=voice)
-        )
+        from voicechat.engines import TTS_ENGINES
+
+        key = TTS_ENGINES[self.tts.engine].voice_key
+        if not key:
+            self.screen.notice(f"replies are not spoken (tts.engine = {self.tts.engine!r})")
+            return
+        tts = replace(self.tts, **{key: voice})
         try:
             self.conversation.synthesizer = create_synthesizer(tts, self.screen.notice)
         except VoicechatError as e:
