@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -47,6 +48,17 @@ class ClipTranscript:
 
     segments: tuple[Segment, ...]
     language: str
+
+    @staticmethod
+    def of(parts: Iterable[tuple[float, float, str]], language: str) -> ClipTranscript:
+        """From an engine's (start s, end s, text) segments; segments with no words are
+        dropped and text is stripped."""
+        segments = tuple(
+            Segment(float(start), float(end), text.strip())
+            for start, end, text in parts
+            if text.strip()
+        )
+        return ClipTranscript(segments=segments, language=language)
 
 
 class Transcriber(Protocol):

@@ -13,7 +13,7 @@ from voicechat.compute import resolve_device
 from voicechat.config import AsrConfig
 from voicechat.errors import ModelError
 from voicechat.hub import hub_reachable
-from voicechat.types import AudioClip, Segment
+from voicechat.types import AudioClip
 
 
 class FasterWhisperTranscriber:
@@ -48,12 +48,8 @@ class FasterWhisperTranscriber:
             vad_filter=False,
             **({"max_new_tokens": options.max_tokens} if options.max_tokens else {}),
         )
-        found = tuple(
-            Segment(float(s.start), float(s.end), s.text.strip())
-            for s in segments
-            if s.text.strip()
-        )
-        return ClipTranscript(segments=found, language=info.language)
+        parts = ((s.start, s.end, s.text) for s in segments)
+        return ClipTranscript.of(parts, info.language)
 
 
 def _load(model: str, device: str, compute_type: str) -> Any:

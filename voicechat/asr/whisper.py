@@ -10,7 +10,7 @@ from voicechat.asr.base import ClipTranscript, DecodeOptions, looks_like_path
 from voicechat.compute import resolve_device
 from voicechat.config import AsrConfig
 from voicechat.errors import ModelError
-from voicechat.types import AudioClip, Segment
+from voicechat.types import AudioClip
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,8 @@ class WhisperTranscriber:
             verbose=None,
             **({"sample_len": options.max_tokens} if options.max_tokens else {}),
         )
-        segments = tuple(
-            Segment(float(s["start"]), float(s["end"]), s["text"].strip())
-            for s in result["segments"]
-            if s["text"].strip()
-        )
-        return ClipTranscript(segments=segments, language=result.get("language") or "en")
+        parts = ((s["start"], s["end"], s["text"]) for s in result["segments"])
+        return ClipTranscript.of(parts, result.get("language") or "en")
 
 
 def _load(model: str, device: str) -> Any:
