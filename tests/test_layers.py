@@ -21,6 +21,8 @@ GROUND = {
     "voicechat.hub",
     "voicechat.fileio",
     "voicechat.compute",
+    "voicechat.marks",
+    "voicechat.stages",
     "voicechat.engines",
     "voicechat.config",
     "voicechat.asr.base",
