@@ -150,12 +150,13 @@ def open_talk(
     tiny_phi3: Path,
     tmp_path: Path,
 ) -> Callable[..., Any]:
-    """`open_talk(silence_ms, *talk_args)`: talk with the tiny models, piper and the virtual
-    microphone and speaker, in a terminal (a TmuxTerminal), once it is ready."""
+    """`open_talk(silence_ms, *talk_args, audio="")`: talk with the tiny models, piper and the
+    virtual microphone and speaker, in a terminal (a TmuxTerminal), once it is ready; `audio`
+    adds [audio] config lines."""
     from tests.support.talk import start_talk, talk_config
 
-    def start(silence_ms: int, *args: str) -> Any:
-        config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms)
+    def start(silence_ms: int, *args: str, audio: str = "") -> Any:
+        config = talk_config(tmp_path, tiny_en_pt, tiny_phi3, silence_ms, audio)
         return start_talk(terminal, ["--config", str(config), "talk", *args], pulse, tmp_path)
 
     return start

@@ -207,13 +207,15 @@ def test_a_reply_started_in_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
     _assert_restored(t)
 
 
-def test_hands_free_listens_by_itself_and_never_hears_its_own_reply(
+def test_hands_free_without_the_echo_canceller_never_hears_its_own_reply(
     open_talk: Callable[..., TmuxTerminal],
     pulse: dict[str, str],
     voices: dict[str, Path],
     isolated_home: Path,
 ) -> None:
-    t = open_talk(800, "--hands-free", "--session", "hf")
+    """With audio.echo_cancel off (or no duplex extra), hands-free listens only between
+    replies (tests/test_talk_over.py has it on)."""
+    t = open_talk(800, "--hands-free", "--session", "hf", audio="echo_cancel = false\n")
     t.wait_for("listening for speech")
     time.sleep(0.5)
     play_into_microphone(voices["france"], pulse).wait()

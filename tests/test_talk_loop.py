@@ -49,6 +49,7 @@ class Takes:
         self.failed = False
         self.by_space_at: float | None = None
         self.started: list[bool] = []  # wait_for_speech of each take started
+        self.over_reply: list[bool] = []
         self._recording = False
         self._ended: Take | None = None
 
@@ -63,8 +64,11 @@ class Takes:
     def open(self) -> bool:
         return True
 
-    def start(self, by_space: bool = False, wait_for_speech: bool = False) -> bool:
+    def start(
+        self, by_space: bool = False, wait_for_speech: bool = False, over_reply: bool = False
+    ) -> bool:
         self.started.append(wait_for_speech)
+        self.over_reply.append(over_reply)
         self.by_space_at = time.monotonic() if by_space else None
         self._recording = True
         return True
@@ -134,7 +138,9 @@ class Commands:
 class Talk:
     """A loop over stand-ins, driven one key and one tick at a time."""
 
-    def __init__(self, hands_free: bool = False, kitty: bool = False) -> None:
+    def __init__(
+        self, hands_free: bool = False, kitty: bool = False, talk_over: bool = False
+    ) -> None:
         self.screen, self.takes, self.turns = Screen(), Takes(), Turns()
         self.commands = Commands()
         self.heard: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -152,6 +158,7 @@ class Talk:
             self.early,
             hands_free,
             self.heard,
+            talk_over,
         )
 
     def press(self, *keys: str, kind: str = "press") -> None:
@@ -322,3 +329,45 @@ def test_a_microphone_that_fails_returns_the_loop_to_idle(talk: Talk) -> None:
     talk.takes.close()  # the take job ended with no take: the microphone failed
     talk.loop.tick()
     assert talk.mode() is Mode.IDLE and talk.screen.states[-1] == "idle"
+
+
+def test_talking_over_a_reply_stops_it_and_is_answered_next() -> None:
+    talk = Talk(hands_free=True, talk_over=True)
+    try:
+        talk.press(*"hi", "enter")
+        assert talk.mode() is Mode.ANSWERING
+        assert talk.takes.over_reply == [True], "a take waits for speech over the reply"
+        talk.heard.put("speech")
+        talk.loop.tick()
+        assert talk.turns.asked_to_stop() and talk.mode() is Mode.LISTENING
+        talk.takes.end("silence")
+        talk.loop.tick()
+        assert len(talk.turns.started) == 1, "the reply has not stopped yet: the take waits"
+        talk.turns.finish()
+        talk.loop.tick()
+        (_, said) = talk.turns.started
+        assert isinstance(said, Spoken) and talk.mode() is Mode.ANSWERING
+        assert talk.takes.over_reply == [True, True], "and the next reply can be talked over"
+    finally:
+        talk.early.shutdown()
+
+
+def test_a_reply_nobody_talked_over_leaves_its_take_waiting() -> None:
+    talk = Talk(hands_free=True, talk_over=True)
+    try:
+        talk.press(*"hi", "enter")
+        talk.turns.finish()
+        talk.loop.tick()
+        assert talk.mode() is Mode.WAITING and len(talk.takes.started) == 1
+        assert not talk.turns.asked_to_stop()
+    finally:
+        talk.early.shutdown()
+
+
+def test_without_the_echo_canceller_hands_free_does_not_listen_over_a_reply() -> None:
+    talk = Talk(hands_free=True, talk_over=False)
+    try:
+        talk.press(*"hi", "enter")
+        assert talk.takes.started == [] and talk.mode() is Mode.ANSWERING
+    finally:
+        talk.early.shutdown()

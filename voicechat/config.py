@@ -131,6 +131,14 @@ class AudioConfig:
     turn_model: str = _key(
         "", 'smart: Smart Turn v3 ONNX file for the voice signal; "" = pipecat-ai\'s, if installed'
     )
+    echo_cancel: bool = _key(
+        False,
+        "hands-free: keep listening while a reply plays, its own voice cancelled, so a person "
+        "can talk over it (needs voicechat[duplex]; off until it is reliable, see README)",
+    )
+    noise_suppression: bool = _key(
+        True, "suppress steady noise and rumble on the microphone (needs voicechat[duplex])"
+    )
 
 
 @dataclass(frozen=True)

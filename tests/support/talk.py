@@ -9,14 +9,17 @@ from typing import Any
 from tests.support.tmux import TmuxTerminal
 
 
-def talk_config(tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path, silence_ms: int) -> Path:
-    """A config for talk: openai-whisper tiny.en, the tiny Phi-3 (greedy), piper."""
+def talk_config(
+    tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path, silence_ms: int, audio: str = ""
+) -> Path:
+    """A config for talk: openai-whisper tiny.en, the tiny Phi-3 (greedy), piper; `audio`:
+    more [audio] lines."""
     path = tmp_path / "talk.toml"
     path.write_text(
         f'[asr]\nmodel = "{tiny_en_pt}"\n'
         f'[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n'
         '[tts]\nengine = "piper"\n'
-        f"[audio]\nsilence_ms = {silence_ms}\n"
+        f"[audio]\nsilence_ms = {silence_ms}\n{audio}"
     )
     return path
 

@@ -19,8 +19,14 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from voicechat.audio.echo import MicFilter
+
 BLOCK_S = 0.032
 """Seconds per block from the device (one voice-activity frame at 16 kHz)."""
+REANCHOR_S = 0.5
+"""Seconds by which a block may arrive later than the device's own sample clock says before
+that clock is set again (samples were lost: an overrun, a device that paused). A callback
+run late on a busy machine is not such a case: its samples were captured on time."""
 STALL_S = 0.5
 """Seconds without a block, once blocks have been coming, after which the device counts as
 gone. Blocks come every BLOCK_S (in pairs through ALSA's PulseAudio plugin); a PulseAudio
@@ -33,10 +39,12 @@ class Microphone:
     """An open input stream. `read()` returns 16 kHz mono float32 blocks in order.
 
     level_db: the loudness of the latest block in dBFS (-100 for silence), for a meter.
+    clean: cleans every block before it is read (echo, noise: `audio.echo.MicFilter`).
     """
 
-    def __init__(self, device: str | int = "") -> None:
+    def __init__(self, device: str | int = "", clean: MicFilter | None = None) -> None:
         self.device = resolve_input(device)
+        self.clean = clean
         self.level_db = -100.0
         self._blocks: queue.Queue[Any] = queue.Queue()
         self._stream: Any = None
@@ -44,6 +52,15 @@ class Microphone:
         self._lock = threading.Lock()
         self._last_block_at: float | None = None
         """time.monotonic() of the latest block from the device; None before the first."""
+        self._clock: tuple[float, int] | None = None
+        """(time.monotonic() of the device's sample 0, samples since): capture times counted
+        on the device's steady sample clock, not on when the callback happened to run."""
+
+    @property
+    def settling(self) -> bool:
+        """The echo canceller may still be letting the speaker through (it has just started
+        from silence): what the latest block holds is not to be taken for a person."""
+        return self.clean is not None and self.clean.settling
 
     def start(self) -> None:
         """Open the stream (once); raises MicrophoneUnavailable for a busy or missing device."""
@@ -67,6 +84,7 @@ class Microphone:
                     callback=self._on_block,
                 )
                 self._last_block_at = None
+                self._clock = None
                 self._stream.start()
             except sd.PortAudioError as e:
                 self._stream = None
@@ -78,8 +96,16 @@ class Microphone:
             )
 
     def _on_block(self, indata: Any, frames: int, at: Any, status: Any) -> None:
-        self._last_block_at = time.monotonic()
-        self._blocks.put(indata[:, 0].copy())
+        now = time.monotonic()
+        self._last_block_at = now
+        rate = self.device.rate
+        origin, seen = self._clock if self._clock is not None else (now - frames / rate, 0)
+        captured_at = origin + (seen + frames) / rate
+        if captured_at > now or now - captured_at > REANCHOR_S:
+            origin, seen = now - frames / rate, 0
+            captured_at = now
+        self._clock = (origin, seen + frames)
+        self._blocks.put((indata[:, 0].copy(), captured_at))
 
     def drain(self) -> None:
         """Drop everything recorded so far (what was heard while not listening)."""
@@ -94,7 +120,7 @@ class Microphone:
         import numpy as np
 
         try:
-            block = self._blocks.get(timeout=timeout)
+            block, captured_at = self._blocks.get(timeout=timeout)
         except queue.Empty:
             stream, last = self._stream, self._last_block_at
             stalled = last is not None and time.monotonic() - last > STALL_S
@@ -106,9 +132,10 @@ class Microphone:
             return None
         rms = float(np.sqrt(np.mean(np.square(block)))) if len(block) else 0.0
         self.level_db = 20 * float(np.log10(rms)) if rms > 1e-5 else -100.0
-        if self._resampler is None:
-            return np.asarray(block, dtype=np.float32)
-        return np.asarray(self._resampler.resample_chunk(block), dtype=np.float32)
+        if self._resampler is not None:
+            block = self._resampler.resample_chunk(block)
+        block = np.asarray(block, dtype=np.float32)
+        return self.clean.process(block, captured_at) if self.clean is not None else block
 
     def close(self) -> None:
         """Close the stream."""

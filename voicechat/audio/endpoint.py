@@ -9,6 +9,7 @@ same answer from the same frames.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable
 
 from voicechat.types import WHISPER_SAMPLE_RATE
@@ -26,6 +27,8 @@ SPECULATE_MS = PAUSE_MS
 is ready sooner (the verdict still acts only from PAUSE_MS on); at 96 ms the transcript,
 which a take ending at that pause is answered with, lost the tails of last words ("France"
 heard as "friends"), so it stays at PAUSE_MS."""
+RECENT_FRAMES = 12
+"""Frames `SpeechTracker.recent` keeps (about 380 ms)."""
 FRAME_SAMPLES = 512
 """Samples per voice-activity frame at 16 kHz (32 ms), what silero expects."""
 FRAME_MS = 1000 * FRAME_SAMPLES / WHISPER_SAMPLE_RATE
@@ -46,11 +49,14 @@ class SpeechTracker:
         """Frames seen so far."""
         self.last_speech_frame: int | None = None
         """Index of the latest speech frame, None before any."""
+        self.recent: collections.deque[bool] = collections.deque(maxlen=RECENT_FRAMES)
+        """Whether each of the latest RECENT_FRAMES frames was speech."""
 
     def update(self, probabilities: Iterable[float]) -> bool:
         """Count new frames; True if any of them was speech."""
         any_speech = False
         for p in probabilities:
+            self.recent.append(p >= SPEECH_THRESHOLD)
             if p >= SPEECH_THRESHOLD:
                 self.frames += 1
                 self.run += 1

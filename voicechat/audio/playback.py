@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voicechat.errors import SpeakerUnavailable
 from voicechat.types import AudioClip
+
+if TYPE_CHECKING:
+    from voicechat.audio.echo import FarEnd
 
 MIXER_RATE = 24_000
 """Hz; Edge voices' own rate. Piper's 22,050 Hz is resampled."""
@@ -117,16 +120,34 @@ def resolve_output_device(wanted: str | int, names: list[str]) -> str | None:
     return matches[0]
 
 
-class Speaker:
-    """Plays clips one after another; `stop()` cuts the current one off at once."""
+PAD_S = 0.1
+"""With an echo canceller: silence (s) queued behind the playing clip while a reply goes on
+and its next clip is not ready yet, so its sound never stops mid-reply (each start from
+silence moves the echo's delay by tens of ms, and the canceller has to find it again)."""
+PAD_AHEAD_S = 0.06
+"""A pad is queued once the sound playing has less than this left (s)."""
 
-    def __init__(self, device: str | int = "") -> None:
+
+class Speaker:
+    """Plays clips one after another; `stop()` cuts the current one off at once.
+
+    far_end: told each clip as it starts to play (and where playing was cut off), for the
+    microphone's echo canceller; a reply's clips are then joined by silence (PAD_S).
+    """
+
+    def __init__(self, device: str | int = "", far_end: FarEnd | None = None) -> None:
         self.device = device
+        self.far_end = far_end
+        self._ends_at = 0.0  # time.monotonic() when the clip playing ends
         self._mixer: Any = None
         self._channels = 1
         self._rate = MIXER_RATE
         self._stop = threading.Event()
         self._channel: Any = None
+        self._lock = threading.Lock()  # the channel's queue, between play() and the padder
+        self._pad: Any = None
+        self._padding = False  # a reply is under way: keep its sound going
+        self._closed = threading.Event()
 
     def _open(self) -> Any:
         if self._mixer is not None:
@@ -148,33 +169,78 @@ class Speaker:
         rate, _size, channels = pygame.mixer.get_init()
         self._rate, self._channels = int(rate), int(channels)
         self._mixer = pygame.mixer
+        if self.far_end is not None:
+            self._pad = self._sound(AudioClip(_silence(PAD_S), 16_000))
+            threading.Thread(target=self._pad_gaps, name="voicechat-pad", daemon=True).start()
         return self._mixer
 
-    def play(self, clip: AudioClip, cancel: threading.Event | None = None) -> bool:
-        """Queue `clip` behind the clip playing (pygame starts it the moment that one ends)
-        and return when it has LEAD_S left; False if `cancel` or `stop()` cut it short."""
+    def _sound(self, clip: AudioClip) -> Any:
+        """`clip` as a pygame Sound at the mixer's rate and channels."""
         import numpy as np
         import soxr
 
-        mixer = self._open()
         samples = clip.samples
         if clip.sample_rate != self._rate:
             samples = soxr.resample(samples, clip.sample_rate, self._rate)
         pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
         if self._channels > 1:
             pcm = np.repeat(pcm[:, None], self._channels, axis=1)
-        sound = mixer.Sound(buffer=np.ascontiguousarray(pcm).tobytes())
+        return self._mixer.Sound(buffer=np.ascontiguousarray(pcm).tobytes())
+
+    def _pad_gaps(self) -> None:
+        """Padder thread: while a reply is under way, queue silence behind a sound about to
+        end with nothing after it."""
+        pad = AudioClip(_silence(PAD_S), 16_000)
+        while not self._closed.wait(POLL_S):
+            with self._lock:
+                channel = self._channel
+                if (
+                    self._padding
+                    and channel is not None
+                    and channel.get_busy()
+                    and channel.get_queue() is None
+                    and self._ends_at - time.monotonic() < PAD_AHEAD_S
+                ):
+                    channel.queue(self._pad)
+                    started = max(self._ends_at, time.monotonic())
+                    self._ends_at = started + PAD_S
+                    if self.far_end is not None:
+                        self.far_end.played(pad, started)
+
+    def play(self, clip: AudioClip, cancel: threading.Event | None = None) -> bool:
+        """Queue `clip` behind the clip playing (pygame starts it the moment that one ends)
+        and return when it has LEAD_S left; False if `cancel` or `stop()` cut it short."""
+        self._open()
+        sound = self._sound(clip)
         self._stop.clear()
-        channel = self._channel
-        if channel is not None and channel.get_busy():
-            channel.queue(sound)
-            while channel.get_queue() is not None:  # the clip before it still plays
-                if self._stopped(cancel):
-                    return False
-                time.sleep(POLL_S)
-        else:
-            channel = self._channel = sound.play()
-        ends = time.monotonic() + sound.get_length()
+        self._padding = self.far_end is not None
+        while True:
+            with self._lock:
+                channel = self._channel
+                busy = channel is not None and channel.get_busy()
+                if not (busy and channel.get_queue() is not None):  # no pad waiting to start
+                    # When it starts is taken before it is handed over, and a queued clip
+                    # starts as the one before it ends (known now, where polling would be
+                    # late): the echo canceller copes with hearing of a sound early, never
+                    # with hearing of it after it played.
+                    before = time.monotonic()
+                    if busy:
+                        channel.queue(sound)
+                        started = max(self._ends_at, before)
+                    else:
+                        channel = self._channel = sound.play()
+                        started = before
+                    ends = self._ends_at = started + sound.get_length()
+                    if self.far_end is not None:
+                        self.far_end.played(clip, started)
+                    break
+            if self._stopped(cancel):
+                return False
+            time.sleep(POLL_S)
+        while channel is not None and channel.get_queue() is not None:  # the one before plays
+            if self._stopped(cancel):
+                return False
+            time.sleep(POLL_S)
         while time.monotonic() < ends - LEAD_S and channel is not None and channel.get_busy():
             if self._stopped(cancel):
                 return False
@@ -183,6 +249,7 @@ class Speaker:
 
     def wait(self, cancel: threading.Event | None = None) -> None:
         """Until the last clip has played out."""
+        self._padding = False
         while self._channel is not None and self._channel.get_busy():
             if self._stopped(cancel):
                 return
@@ -191,18 +258,30 @@ class Speaker:
     def _stopped(self, cancel: threading.Event | None) -> bool:
         """Stop playing (and drop what is queued) when asked to."""
         if self._stop.is_set() or (cancel is not None and cancel.is_set()):
+            self._padding = False
             if self._channel is not None:
                 self._channel.stop()
+            if self.far_end is not None:
+                self.far_end.stopped(time.monotonic())
             return True
         return False
 
     def stop(self) -> None:
         """Stop the clip playing now (from any thread)."""
+        self._padding = False
         self._stop.set()
 
     def close(self) -> None:
         """Release the audio device."""
+        self._closed.set()
         if self._mixer is not None:
             self._mixer.quit()
             self._mixer = None
             self._channel = None
+
+
+def _silence(seconds: float) -> Any:
+    """`seconds` of 16 kHz silence."""
+    import numpy as np
+
+    return np.zeros(int(seconds * 16_000), dtype=np.float32)

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 UNFINISHED_WAIT = 2.5
 """With the smart end of turn, a pause judged unfinished ends the take only after this many
 times audio.silence_ms of silence: the person is waited for, not cut off."""
+START_FRAMES = 3
+"""Voice-activity frames of speech in a row (32 ms each) that start a hands-free take."""
+OVER_REPLY_START_FRAMES = 8
+"""The same while a reply plays, counted among the latest RECENT_FRAMES (about 250 ms of
+380): what survives the echo canceller must last as long as a word before it counts as
+someone talking over the reply, and the canceller, while both talk, lets a person through
+in pieces."""
 PRE_ROLL_S = 0.5
 """Seconds kept from before speech starts in hands-free mode, so the first syllable survives."""
 
@@ -50,6 +57,11 @@ class AudioSource(Protocol):
     """Where takes are recorded from: the microphone, or a recording replayed as one."""
 
     level_db: float
+
+    @property
+    def settling(self) -> bool:
+        """What it hears now may be the speaker's echo, not yet cancelled."""
+        ...
 
     def start(self) -> None:
         """Open the stream (once)."""
@@ -92,6 +104,15 @@ class TakeRecorder:
         sure (None) leaves it to the silence rule."""
         self._verdict = (paused_at, finished)
 
+    def _speech_starts(self, speech: SpeechTracker, start_frames: int) -> bool:
+        """Whether a take waiting for speech starts now: `start_frames` speech frames in a row,
+        none of them heard while the echo canceller settles over a reply just begun."""
+        if start_frames <= START_FRAMES:
+            return speech.run >= start_frames
+        if self.mic.settling:
+            speech.recent.clear()
+        return sum(speech.recent) >= start_frames
+
     def _verdict_at(self, paused_at: int | None) -> bool | None:
         verdict = self._verdict
         return verdict[1] if verdict is not None and verdict[0] == paused_at else None
@@ -104,6 +125,7 @@ class TakeRecorder:
         on_speech_start: Callable[[], None] | None = None,
         on_pause: Callable[[AudioClip], None] | None = None,
         on_resume: Callable[[], None] | None = None,
+        start_frames: int = START_FRAMES,
     ) -> Take:
         """Record until `stop` (send), `discard`, silence after speech, or the limit.
 
@@ -112,6 +134,8 @@ class TakeRecorder:
         on_pause: called with the take so far after SPECULATE_MS of silence following speech
             (its verdict counts from PAUSE_MS on).
         on_resume: called when speech follows such a pause (what `on_pause` got is stale).
+        start_frames: speech frames in a row that start a take that waits for speech (what
+        came before them is kept, up to PRE_ROLL_S).
         """
         import numpy as np
 
@@ -141,7 +165,7 @@ class TakeRecorder:
                     on_resume()
             if not started:
                 pre_roll.append(block)
-                if speech.run >= 3:
+                if self._speech_starts(speech, start_frames):
                     started = True
                     blocks.extend(pre_roll)
                     self.started_at = time.monotonic()

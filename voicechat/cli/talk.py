@@ -12,6 +12,8 @@ from voicechat.errors import UsageError
 
 if TYPE_CHECKING:
     from voicechat.audio.devices import AudioDevice
+    from voicechat.audio.echo import FarEnd
+    from voicechat.config import AudioConfig
 
 
 @app.command()
@@ -50,6 +52,7 @@ def talk(
         )
     config = settings().config
     check_turn_model(config.audio)
+    far_end = _far_end(config.audio, hands_free)
     with (
         open_conversation(
             session_store(config),
@@ -57,7 +60,7 @@ def talk(
             lambda: load_models(config),
             llm=config.llm,
             speaker=lambda models: (
-                Speaker(config.audio.output_device) if models.synthesizer else None
+                Speaker(config.audio.output_device, far_end) if models.synthesizer else None
             ),
         ) as conversation,
         KeyboardInput() as keys,
@@ -74,12 +77,13 @@ def talk(
             open_talk_loop(
                 config.audio,
                 conversation,
-                microphone_recorder,
+                lambda audio: microphone_recorder(audio, far_end),
                 keys,
                 screen,
                 commands,
                 hands_free,
                 judge,
+                talk_over=far_end is not None,
             ).run()
     console().notice(f"session {conversation.session.name} saved")
 
@@ -114,3 +118,19 @@ def _device_table(devices: list[AudioDevice]) -> None:
             str(d.index), escape(d.name), str(d.inputs), str(d.outputs), str(d.rate), default
         )
     console().out.print(table)
+
+
+def _far_end(audio: AudioConfig, hands_free: bool) -> FarEnd | None:
+    """Where the speaker tells the microphone's echo canceller what it plays: hands-free with
+    audio.echo_cancel, where the duplex extra is installed (else one notice)."""
+    from voicechat.audio import echo
+
+    if not (hands_free and audio.echo_cancel):
+        return None
+    if not echo.available():
+        console().notice(
+            "replies cannot be talked over without the echo canceller: "
+            'pip install "voicechat[duplex]" (or set audio.echo_cancel = false)'
+        )
+        return None
+    return echo.FarEnd()

@@ -87,7 +87,9 @@ class TakeControl(Protocol):
     @property
     def level_db(self) -> float: ...
     def open(self) -> bool: ...
-    def start(self, by_space: bool = False, wait_for_speech: bool = False) -> bool: ...
+    def start(
+        self, by_space: bool = False, wait_for_speech: bool = False, over_reply: bool = False
+    ) -> bool: ...
     def send(self) -> None: ...
     def discard(self) -> None: ...
     def finished(self) -> Take | None: ...
@@ -117,6 +119,8 @@ class TalkLoop:
 
     hands_free: voice activity starts and ends every take, and Space does not barge in.
     heard: the recorder's news, read on the loop's thread ("speech": a waiting take heard it).
+    talk_over: hands-free with the echo cancelled: a take waits for speech while each reply
+    plays, and speech in it interrupts the reply and is the next take.
     """
 
     def __init__(
@@ -129,10 +133,12 @@ class TalkLoop:
         early: EarlyStart,
         hands_free: bool,
         heard: queue.SimpleQueue[str],
+        talk_over: bool = False,
     ) -> None:
         self.keys, self.screen, self.commands = keys, screen, commands
         self.takes, self.turns, self.early = takes, turns, early
         self.hands_free = hands_free
+        self.talk_over = hands_free and talk_over
         self.mode = Mode.IDLE
         self.quit = False
         self._keymap = keymap(hands_free)
@@ -140,6 +146,7 @@ class TalkLoop:
         self._confirm_until = 0.0  # time.monotonic() until which Space/Enter confirms
         self._barge_in = False
         self._pending_text: str | None = None
+        self._pending_take: Spoken | None = None  # spoken over a reply that is still ending
 
     def run(self) -> None:
         """Answer keys and finished jobs until the user quits; always leaves saved."""
@@ -174,7 +181,13 @@ class TalkLoop:
     def tick(self) -> None:
         """Take in what the workers finished: speech heard, a take, a turn."""
         while not self._heard.empty():
-            if self._heard.get() == "speech" and self.mode is Mode.WAITING:
+            if self._heard.get() != "speech":
+                continue
+            if self.mode is Mode.WAITING:
+                self._enter(Mode.LISTENING)
+            elif self.mode is Mode.ANSWERING and self.talk_over:
+                log.debug("speech over the reply: it stops, the take goes on")
+                self.interrupt()
                 self._enter(Mode.LISTENING)
         take = self.takes.finished()
         if take is not None:
@@ -225,33 +238,24 @@ class TalkLoop:
         self.interrupt()
 
     def open_line(self, event: KeyEvent) -> None:
-        if self.mode in (Mode.WAITING, Mode.LISTENING):
+        if self.takes.recording:
             self.takes.discard()
         answering = self.mode is Mode.ANSWERING
         self._enter(Mode.TYPING_OVER_ANSWER if answering else Mode.TYPING)
         self.screen.line = event.text  # typing does not interrupt; sending the line does
 
-    def type_text(self, event: KeyEvent) -> None:
-        self.screen.line = (self.screen.line or "") + event.text
-
-    def erase(self, _: KeyEvent) -> None:
-        self.screen.line = (self.screen.line or "")[:-1]
-
     def close_line(self, _: KeyEvent | None = None) -> None:
-        self._take_line()
+        self.take_line()
 
-    def _take_line(self) -> str:
+    def take_line(self) -> str:
         """Close the line; returns what it held."""
         line, self.screen.line = self.screen.line or "", None
         answering = self.mode is Mode.TYPING_OVER_ANSWER
         self._enter(Mode.ANSWERING if answering else Mode.IDLE)
         return line
 
-    def close_line_or_quit(self, _: KeyEvent) -> None:
-        self.quit = not self._take_line()
-
     def send_line(self, _: KeyEvent) -> None:
-        text = self._take_line().strip()
+        text = self.take_line().strip()
         if text.startswith("/"):
             self.quit = self.commands.run(text) or self.quit
         elif text and self.mode is Mode.IDLE:
@@ -265,6 +269,8 @@ class TalkLoop:
     def _start_turn(self, said: Typed | Spoken) -> None:
         self.turns.start(said)
         self._enter(Mode.TYPING_OVER_ANSWER if self.mode is Mode.TYPING else Mode.ANSWERING)
+        if self.talk_over and self.mode is Mode.ANSWERING and not self.takes.recording:
+            self.takes.start(wait_for_speech=True, over_reply=True)
 
     def _take_finished(self, take: Take) -> None:
         if self.mode in (Mode.LISTENING, Mode.WAITING):
@@ -278,14 +284,25 @@ class TalkLoop:
             elif not self.hands_free:
                 self.screen.notice("take discarded")
             return
-        self._start_turn(self.early.take_ended(take))
+        said = self.early.take_ended(take)
+        if self.turns.busy:  # spoken over a reply that has not quite stopped yet
+            self._pending_take = said
+            self._enter(Mode.ANSWERING)
+            return
+        self._start_turn(said)
 
     def _turn_ended(self) -> None:
-        self._enter(Mode.TYPING if self.mode is Mode.TYPING_OVER_ANSWER else Mode.IDLE)
+        if self.mode is Mode.TYPING_OVER_ANSWER:
+            self._enter(Mode.TYPING)
+        elif self.mode is Mode.ANSWERING:  # a take waiting over the reply goes on waiting
+            self._enter(Mode.WAITING if self.takes.recording else Mode.IDLE)
         barge_in, self._barge_in = self._barge_in, False
         if self.quit:
             return
-        if self._pending_text is not None:
+        if self._pending_take is not None:
+            said, self._pending_take = self._pending_take, None
+            self._start_turn(said)
+        elif self._pending_text is not None:
             text, self._pending_text = self._pending_text, None
             self._start_turn(Typed(text))
         elif barge_in and self.mode is Mode.IDLE:
@@ -308,6 +325,15 @@ def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
     def interrupt_and_quit(self: TalkLoop, _: KeyEvent) -> None:
         self.interrupt()
         self.quit_now()
+
+    def type_text(self: TalkLoop, event: KeyEvent) -> None:
+        self.screen.line = (self.screen.line or "") + event.text
+
+    def erase(self: TalkLoop, _: KeyEvent) -> None:
+        self.screen.line = (self.screen.line or "")[:-1]
+
+    def close_line_or_quit(self: TalkLoop, _: KeyEvent) -> None:
+        self.quit = not self.take_line()
 
     table: dict[tuple[Mode, str], Handler] = {
         (Mode.IDLE, "space"): loop.start_by_key,
@@ -332,12 +358,12 @@ def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
     if not hands_free:
         table[(Mode.ANSWERING, "space")] = loop.barge_in
     line_keys: dict[str, Handler] = {
-        "char": loop.type_text,
-        "space": loop.type_text,
-        "backspace": loop.erase,
+        "char": type_text,
+        "space": type_text,
+        "backspace": erase,
         "escape": loop.close_line,
         "ctrl+c": loop.close_line,
-        "ctrl+d": loop.close_line_or_quit,
+        "ctrl+d": close_line_or_quit,
         "enter": loop.send_line,
     }
     for mode in (Mode.TYPING, Mode.TYPING_OVER_ANSWER):
@@ -355,10 +381,12 @@ def open_talk_loop(
     commands: Commands,
     hands_free: bool,
     judge: TurnJudge | None = None,
+    talk_over: bool = False,
 ) -> TalkLoop:
     """The loop over the real parts: the microphone (opened when first needed; None: typing
     only), the early start (with the smart end of turn's `judge`) and the conversation's
-    turns, each shown on `screen`."""
+    turns, each shown on `screen`. talk_over: see TalkLoop (the microphone must cancel the
+    speaker's echo)."""
     from voicechat.early_start import EarlyStart
     from voicechat.talk.takes import Takes
     from voicechat.talk.turns import Turns
@@ -390,4 +418,4 @@ def open_talk_loop(
         lambda: heard.put("speech"),
     )
     turns = Turns(conversation, listener, screen)
-    return TalkLoop(keys, screen, commands, takes, turns, early, hands_free, heard)
+    return TalkLoop(keys, screen, commands, takes, turns, early, hands_free, heard, talk_over)

@@ -11,23 +11,36 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from voicechat.audio.takes import Take, TakeRecorder
+from voicechat.audio.takes import OVER_REPLY_START_FRAMES, START_FRAMES, Take, TakeRecorder
 from voicechat.config import AudioConfig
 from voicechat.early_start import EarlyStart
 from voicechat.errors import MicrophoneUnavailable
+
+if TYPE_CHECKING:
+    from voicechat.audio.echo import FarEnd
 
 MakeRecorder = Callable[[AudioConfig], TakeRecorder]
 """Opens the microphone (raises MicrophoneUnavailable without one)."""
 
 
-def microphone_recorder(audio: AudioConfig) -> TakeRecorder:
-    """A take recorder on the configured microphone, with its own voice-activity model."""
+def microphone_recorder(audio: AudioConfig, far_end: FarEnd | None = None) -> TakeRecorder:
+    """A take recorder on the configured microphone, with its own voice-activity model; the
+    microphone cleaned where the duplex extra is installed (noise suppression, and the echo of
+    what `far_end` hears the speaker play)."""
+    from voicechat.audio import echo
     from voicechat.audio.capture import Microphone
     from voicechat.audio.vad import StreamingVad
 
+    cancel = audio.echo_cancel and far_end is not None
+    clean = (
+        echo.MicFilter(cancel, audio.noise_suppression, far_end if cancel else None)
+        if echo.available() and (cancel or audio.noise_suppression)
+        else None
+    )
     return TakeRecorder(
-        Microphone(audio.input_device), StreamingVad(), audio.silence_ms, audio.max_record_s
+        Microphone(audio.input_device, clean), StreamingVad(), audio.silence_ms, audio.max_record_s
     )
 
 
@@ -81,8 +94,11 @@ class Takes:
                 self._failed(e)
         return self._recorder is not None and not self.failed
 
-    def start(self, by_space: bool = False, wait_for_speech: bool = False) -> bool:
-        """Start a take; False where there is no microphone."""
+    def start(
+        self, by_space: bool = False, wait_for_speech: bool = False, over_reply: bool = False
+    ) -> bool:
+        """Start a take; False where there is no microphone. over_reply: it waits for speech
+        while a reply plays, so it takes longer speech to start (OVER_REPLY_START_FRAMES)."""
         self.open()
         if self._recorder is None:
             return False
@@ -97,6 +113,7 @@ class Takes:
             self._on_speech,
             self._early.paused,
             self._early.resumed,
+            OVER_REPLY_START_FRAMES if over_reply else START_FRAMES,
         )
         return True
 

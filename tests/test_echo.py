@@ -1,0 +1,92 @@
+"""The microphone filter removes what the speaker played from what the microphone heard,
+and keeps a person's voice, offline through the real WebRTC module (the duplex extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicechat.audio.echo import FarEnd, MicFilter
+from voicechat.audio.io import load_audio
+from voicechat.types import AudioClip
+
+pytest.importorskip("livekit")
+
+RATE = 16_000
+START = 100.0
+
+
+def _level_db(x: np.ndarray) -> float:
+    return 10 * float(np.log10(np.mean(np.square(x.astype(np.float64))) + 1e-12))
+
+
+def _through_filter(
+    mic: np.ndarray, played: AudioClip | None, stopped_s: float | None = None
+) -> np.ndarray:
+    """`mic` in 32 ms blocks through the filter, the speaker having played `played` at 0 s."""
+    far_end = FarEnd()
+    if played is not None:
+        far_end.played(played, START)
+    if stopped_s is not None:
+        far_end.stopped(START + stopped_s)
+    clean = MicFilter(echo_cancel=True, noise_suppression=True, far_end=far_end)
+    blocks = [
+        clean.process(mic[i : i + 512], START + (i + len(mic[i : i + 512])) / RATE)
+        for i in range(0, len(mic), 512)
+    ]
+    return np.concatenate(blocks)
+
+
+@pytest.fixture(scope="module")
+def reply(tmp_path_factory: pytest.TempPathFactory) -> AudioClip:
+    from tests.support.speech import speak
+
+    folder = tmp_path_factory.mktemp("echo")
+    text = "The weather today is sunny and warm, with a light breeze from the west."
+    return load_audio(speak(text, folder / "reply.wav"))
+
+
+def _echo(samples: np.ndarray, length: int) -> np.ndarray:
+    """How a room carries the speaker to the microphone: 40 ms later at 0.6, and a second
+    reflection 50 ms after that at 0.3."""
+    echo = np.zeros(length, np.float32)
+    for delay_s, gain in ((0.04, 0.6), (0.09, 0.3)):
+        k = int(delay_s * RATE)
+        part = samples[: length - k]
+        echo[k : k + len(part)] += gain * part
+    return echo
+
+
+def test_what_the_speaker_played_is_removed_from_the_microphone(reply: AudioClip) -> None:
+    mic = _echo(reply.samples, len(reply.samples) + RATE // 2)
+    cleaned = _through_filter(mic, reply)
+    settled = slice(RATE, len(reply.samples))  # the canceller has had a second to learn
+    removed = _level_db(mic[settled]) - _level_db(cleaned[settled])
+    assert removed >= 15.0, f"only {removed:.1f} dB of echo removed"
+
+
+def test_without_the_speaker_told_the_echo_stays(reply: AudioClip) -> None:
+    """What removes the echo is knowing what was played (nothing else in the filter does)."""
+    mic = _echo(reply.samples, len(reply.samples) + RATE // 2)
+    cleaned = _through_filter(mic, None)
+    settled = slice(RATE, len(reply.samples))
+    assert _level_db(mic[settled]) - _level_db(cleaned[settled]) < 6.0
+
+
+def test_a_person_speaking_alone_comes_through(tmp_path: Path) -> None:
+    real = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "stars.wav"
+    if not real.is_file():
+        pytest.skip("../shared/clips/real is not here")
+    voice = load_audio(real).samples
+    cleaned = _through_filter(voice, None)
+    assert abs(_level_db(cleaned[RATE:]) - _level_db(voice[RATE : len(cleaned)])) < 6.0
+
+
+def test_stopping_keeps_what_was_already_on_its_way_out() -> None:
+    far_end = FarEnd()
+    far_end.played(AudioClip(np.full(RATE, 0.1, np.float32), RATE), START)
+    far_end.stopped(START + 0.5)
+    kept = far_end.due(START + 2.0)
+    assert 0.75 * RATE <= len(kept) * 160 <= 0.85 * RATE, "0.5 s played and its tail of 0.3 s"

@@ -1,0 +1,115 @@
+"""Hands-free with the echo cancelled: the speaker leaks into the microphone and is never
+answered, and a person speaking over the reply stops it and is answered.
+
+PulseAudio loops the virtual speaker's monitor back into the virtual microphone (~30 ms), as
+a room carries a loudspeaker to a laptop's microphone; the person's voice is played into the
+same microphone over it: piper, and a recording of a real person.
+
+Not in the default run yet: on the 2-core machine the talking over is heard every time,
+but in most runs one of its checks fails: the first words said over the reply come through
+the canceller damaged, or now and then the reply's own echo is taken for a person. Run it
+with `VOICECHAT_TEST_TALK_OVER=1 .venv/bin/python -m pytest tests/test_talk_over.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.pulse import play_into_microphone
+from tests.support.speech import normalise, speak
+from tests.support.talk import session_messages
+from tests.support.tmux import TmuxTerminal
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.skipif(
+        __import__("importlib").util.find_spec("livekit") is None,
+        reason="the duplex extra (livekit) is not installed",
+    ),
+    pytest.mark.skipif(
+        os.environ.get("VOICECHAT_TEST_TALK_OVER") != "1",
+        reason="not yet reliable (see its module docstring); VOICECHAT_TEST_TALK_OVER=1 runs it",
+    ),
+]
+
+STORY = "Tell me a long story."
+FRANCE = "What is the capital of France?"
+REAL = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "stars.wav"
+REAL_SAID = "We must find a new home in the stars."
+LEAK_S = 3.0
+"""Seconds the reply is left leaking into the microphone before anyone talks over it."""
+
+
+@pytest.fixture
+def speaker_leaks(pulse: dict[str, str]) -> Iterator[None]:
+    """What the virtual speaker plays reaches the virtual microphone ~30 ms later."""
+    env = {**os.environ, **pulse}
+    loaded = subprocess.run(
+        [
+            "pactl", "load-module", "module-loopback", "source=vspeaker.monitor",
+            "sink=vmic_sink", "latency_msec=30", "adjust_time=0",
+        ],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], env=env, check=False)
+
+
+def _talk_over(t: TmuxTerminal, pulse: dict[str, str], voice: Path) -> None:
+    """Ask for the long story, let its reply leak into the microphone, then speak `voice`
+    over it, and wait until the story shows as interrupted."""
+    turns = t.screen().count("you: ")
+    t.wait_for("listening for speech")
+    time.sleep(0.5)
+    play_into_microphone(speak(STORY, voice.parent / "story.wav"), pulse).wait()
+    t.wait_for("long story", timeout=60, after=turns // 2)
+    t.wait_for("speaking", timeout=60)
+    time.sleep(LEAK_S)
+    screen = t.screen()
+    assert screen.count("you: ") == turns + 1, f"the reply leaking in was heard:\n{screen}"
+    play_into_microphone(voice, pulse).wait()
+    t.wait_for("(interrupted)", timeout=30, after=turns // 2)
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="../shared/clips/real is not here")
+def test_speaking_over_the_reply_stops_it_and_is_answered_and_its_echo_never_is(
+    open_talk: Callable[..., TmuxTerminal],
+    pulse: dict[str, str],
+    speaker_leaks: None,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    t = open_talk(800, "--hands-free", "--session", "over", audio="echo_cancel = true\n")
+    # A real person talks over the story.
+    _talk_over(t, pulse, REAL)
+    t.wait_for("speech-to-text", timeout=90, after=1)  # the real person's turn ended
+    # piper asks a question over the story the next time.
+    _talk_over(t, pulse, speak(FRANCE, tmp_path / "france.wav"))
+    t.wait_for("speech-to-text", timeout=90, after=3)  # the question was answered
+    time.sleep(LEAK_S)  # the answer leaked into the microphone too, and is never answered
+
+    messages = session_messages(isolated_home, "over")
+    said = [m["content"] for m in messages if m["role"] == "user"]
+    replies = [m for m in messages if m["role"] == "assistant"]
+    assert len(said) == 4 and len(replies) == 4, said
+    assert all("long story" in normalise(said[i]) for i in (0, 2)), said
+    heard = normalise(said[1]).split()
+    expected = normalise(REAL_SAID).split()
+    # The first words said over the reply come through the canceller weakened (it is still
+    # removing the reply then), so only most of the words are asked for.
+    assert len(set(heard) & set(expected)) >= 0.5 * len(expected), said[1]
+    assert said[3] == FRANCE, "the question spoken over the reply was heard right"
+    assert replies[0]["interrupted"] and replies[2]["interrupted"], "talked over: stopped"
+    assert replies[3]["content"] and not replies[3]["interrupted"], "and it was answered"
+    t.keys("C-d")
+    assert t.wait_exit() == 0

@@ -1,0 +1,162 @@
+"""Cleaning the microphone: WebRTC's echo canceller (AEC3), noise suppression and high-pass
+filter, through livekit's AudioProcessingModule (`voicechat[duplex]`).
+
+    speaker ──played(clip, at)──> FarEnd: 10 ms frames at 16 kHz, each with when it played
+    microphone block (captured at) ──> MicFilter.process: for each 10 ms frame, first every
+        far-end frame that had played by the time it was captured (process_reverse_stream),
+        then the frame itself (process_stream) ──> cleaned 16 kHz block ──> voice activity
+
+The canceller learns the echo path from what was played and when, so the speaker's own
+frames reach it in the order they reached the room, interleaved with the microphone's; the
+delay the devices add on top is found by AEC3 itself (DELAY_HINT_MS is its starting point).
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import threading
+from typing import TYPE_CHECKING, Any
+
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+FRAME_SAMPLES = WHISPER_SAMPLE_RATE // 100
+"""Samples in one 10 ms frame at 16 kHz, the only frame length the module takes."""
+FRAME_S = FRAME_SAMPLES / WHISPER_SAMPLE_RATE
+DELAY_HINT_MS = 40
+"""Output plus input latency the canceller starts from, ms (it estimates the rest)."""
+STOP_TAIL_S = 0.3
+"""Seconds of what was handed to the speaker that still comes out after it is stopped (the
+device's and the sound server's buffers): that tail still reaches the microphone."""
+SETTLE_S = 1.2
+"""Seconds after the speaker starts from silence in which the canceller is still finding the
+delay (it moves by tens of ms from one start to the next: 65-107 ms measured through
+PulseAudio), so what it lets through then is not taken for a person (`MicFilter.settling`)."""
+KEEP_S = 2.0
+"""Far-end audio older than this (s) when the microphone reads is dropped unread."""
+MAX_FRAMES = 6000
+"""Far-end frames held at most (60 s): the oldest go first while nobody reads."""
+
+
+def available() -> bool:
+    """Whether livekit (the `duplex` extra) is installed."""
+    return importlib.util.find_spec("livekit") is not None
+
+
+class FarEnd:
+    """What the speaker played, as 10 ms frames at 16 kHz stamped with when each played.
+
+    Safe to feed from the playing thread while the microphone's thread reads.
+    """
+
+    def __init__(self) -> None:
+        self._frames: collections.deque[tuple[float, npt.NDArray[np.int16]]] = collections.deque()
+        self._lock = threading.Lock()
+        self.started_at = float("-inf")
+        """time.monotonic() when the speaker last started from silence."""
+
+    def played(self, clip: AudioClip, at: float) -> None:
+        """`clip` began to play at `at` (time.monotonic())."""
+        import numpy as np
+        import soxr
+
+        samples = clip.samples
+        if clip.sample_rate != WHISPER_SAMPLE_RATE:
+            samples = soxr.resample(samples, clip.sample_rate, WHISPER_SAMPLE_RATE)
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+        padded = np.zeros(-(-len(pcm) // FRAME_SAMPLES) * FRAME_SAMPLES, dtype=np.int16)
+        padded[: len(pcm)] = pcm
+        frames = padded.reshape(-1, FRAME_SAMPLES)
+        with self._lock:
+            while self._frames and len(self._frames) + len(frames) > MAX_FRAMES:
+                self._frames.popleft()
+            if not self._frames or self._frames[-1][0] + FRAME_S < at - FRAME_S:
+                self.started_at = at  # from silence: the delay is found anew
+            self._frames.extend((at + i * FRAME_S, frame) for i, frame in enumerate(frames))
+
+    def stopped(self, at: float) -> None:
+        """Playback was cut off at `at`: what was due after it (and its buffered tail,
+        STOP_TAIL_S) never played."""
+        with self._lock:
+            while self._frames and self._frames[-1][0] >= at + STOP_TAIL_S:
+                self._frames.pop()
+
+    def due(self, by: float) -> list[npt.NDArray[np.int16]]:
+        """The frames that had played by `by` (time.monotonic()), oldest first, taken out;
+        frames over KEEP_S older than `by` are dropped. Nothing is handed out while nothing
+        plays: measured through PulseAudio, filling those gaps with silent frames made the
+        canceller remove 20-40 dB less."""
+        taken = []
+        with self._lock:
+            while self._frames and self._frames[0][0] <= by:
+                at, frame = self._frames.popleft()
+                if at >= by - KEEP_S:
+                    taken.append(frame)
+        return taken
+
+
+class MicFilter:
+    """Cleans 16 kHz microphone audio in 10 ms frames.
+
+    echo_cancel: remove what `far_end` played (no effect while nothing plays).
+    noise_suppression: suppress steady noise and filter out rumble below ~80 Hz.
+    """
+
+    def __init__(
+        self, echo_cancel: bool, noise_suppression: bool, far_end: FarEnd | None = None
+    ) -> None:
+        import numpy as np
+        from livekit import rtc
+
+        self._rtc = rtc
+        self._apm = rtc.AudioProcessingModule(
+            echo_cancellation=echo_cancel,
+            noise_suppression=noise_suppression,
+            high_pass_filter=noise_suppression,
+        )
+        self.echo_cancel = echo_cancel and far_end is not None
+        self._far_end = far_end
+        self.settling = False
+        """The latest block was captured within SETTLE_S of the speaker starting from silence:
+        the canceller may still let its echo through."""
+        self._rest = np.zeros(0, dtype=np.int16)
+
+    def _frame(self, pcm: npt.NDArray[np.int16]) -> Any:
+        return self._rtc.AudioFrame(pcm.tobytes(), WHISPER_SAMPLE_RATE, 1, FRAME_SAMPLES)
+
+    def process(
+        self, block: npt.NDArray[np.float32], captured_at: float
+    ) -> npt.NDArray[np.float32]:
+        """The cleaned audio of `block` (16 kHz), whose last sample was captured at
+        `captured_at` (time.monotonic()). Audio comes out in whole 10 ms frames, so a block
+        may come out up to 10 ms later than it went in."""
+        import numpy as np
+
+        pcm = np.concatenate([self._rest, (np.clip(block, -1.0, 1.0) * 32767).astype(np.int16)])
+        count = len(pcm) // FRAME_SAMPLES
+        self._rest = pcm[count * FRAME_SAMPLES :]
+        out = np.empty(count * FRAME_SAMPLES, dtype=np.int16)
+        first_at = captured_at - len(pcm) / WHISPER_SAMPLE_RATE
+        if self.echo_cancel and self._far_end is not None:
+            self.settling = captured_at - self._far_end.started_at < SETTLE_S
+        for i in range(count):
+            if self.echo_cancel and self._far_end is not None:
+                for far in self._far_end.due(first_at + i * FRAME_S):
+                    self._apm.process_reverse_stream(self._frame(far))
+                self._apm.set_stream_delay_ms(DELAY_HINT_MS)
+            frame = self._frame(pcm[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
+            self._apm.process_stream(frame)
+            out[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] = np.frombuffer(
+                frame.data, dtype=np.int16
+            )
+        return (out / np.float32(32767)).astype(np.float32)
+
+    def reset(self) -> None:
+        """Forget a partial frame (the audio before it was dropped)."""
+        import numpy as np
+
+        self._rest = np.zeros(0, dtype=np.int16)
