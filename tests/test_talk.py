@@ -197,12 +197,15 @@ def test_a_reply_started_in_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
     heard = said["content"].lower()  # both halves of the take, whatever tiny.en makes of "milk"
     assert "remember to buy" in heard and "capital of france" in heard
 
-    # A take that ends at its pause gets the reply that was started there.
+    # A take that ends at its pause gets the reply that was started there. (What the tiny
+    # Phi-3 writes after the first turn's odd question in its context can drift from its
+    # trained answer after the first sentence; the reply began at the pause either way.)
     _speak_a_take(t, voices["france"], pulse)
-    t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)
-    t.wait_for("speech-to-text", after=1)
-    messages = _messages(isolated_home, "p")
-    assert [m["content"] for m in messages[2:]] == [FRANCE, ANSWERS[FRANCE]]
+    screen = t.wait_for("speech-to-text", after=1, timeout=60)
+    assert "speech-to-text 0 ms" in screen.split(f"you: {FRANCE}")[1], "begun at the pause"
+    said, reply = _messages(isolated_home, "p")[2:]
+    assert said["content"] == FRANCE
+    assert reply["content"].startswith("The capital of France is Paris")
     t.keys("C-d")
     _assert_restored(t)
 
