@@ -40,8 +40,8 @@ def talk(
     from voicechat.conversation import open_conversation, session_store
     from voicechat.end_of_turn import check_turn_model, make_judge
     from voicechat.talk.commands import SlashCommands
-    from voicechat.talk.loop import open_talk_loop
     from voicechat.talk.screen import TalkScreen
+    from voicechat.talk.setup import open_talk_loop
     from voicechat.talk.takes import microphone_recorder
     from voicechat.talk.terminal import KeyboardInput
 

@@ -21,19 +21,15 @@ import logging
 import queue
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from voicechat.turn import TurnListener, Typed
+from voicechat.turn_input import Typed
 
 if TYPE_CHECKING:
     from voicechat.audio.takes import Take
-    from voicechat.config import AudioConfig
-    from voicechat.conversation import Conversation
     from voicechat.early_start import EarlyStart
-    from voicechat.end_of_turn import TurnJudge
     from voicechat.talk.keys import KeyEvent
-    from voicechat.talk.screen import TalkScreen
-    from voicechat.talk.takes import MakeRecorder
+    from voicechat.talk.parts import Commands, KeySource, Screen, TakeControl, TurnControl
     from voicechat.turn_input import Spoken
 
 log = logging.getLogger(__name__)
@@ -58,64 +54,8 @@ class Mode(enum.Enum):
     TYPING_OVER_ANSWER = "typing over the answer"
 
 
-class KeySource(Protocol):
-    """Key events as they come (the terminal). kitty: key releases are reported."""
-
-    events: queue.Queue[KeyEvent]
-    kitty: bool
-
-
-class Screen(Protocol):
-    """What the loop shows: its state line, the line being typed, the level, notices."""
-
-    line: str | None
-    level_db: float
-
-    def show_state(self, state: str) -> None: ...
-    def notice(self, message: str) -> None: ...
-    def error(self, message: str) -> None: ...
-
-
-class TakeControl(Protocol):
-    """The take being recorded (talk.takes.Takes)."""
-
-    failed: bool
-    by_space_at: float | None
-
-    @property
-    def recording(self) -> bool: ...
-    @property
-    def level_db(self) -> float: ...
-    def open(self) -> bool: ...
-    def start(
-        self, by_space: bool = False, wait_for_speech: bool = False, over_reply: bool = False
-    ) -> bool: ...
-    def send(self) -> None: ...
-    def discard(self) -> None: ...
-    def finished(self) -> Take | None: ...
-    def close(self) -> None: ...
-
-
-class TurnControl(Protocol):
-    """The turn being answered (talk.turns.Turns)."""
-
-    interrupting: bool
-
-    @property
-    def busy(self) -> bool: ...
-    def start(self, said: Typed | Spoken) -> None: ...
-    def ended(self) -> bool: ...
-    def close(self) -> None: ...
-
-
-class Commands(Protocol):
-    """Slash commands; run returns True to quit."""
-
-    def run(self, text: str) -> bool: ...
-
-
 class TalkLoop:
-    """One `voicechat talk` run over its parts (`open_talk_loop` wires the real ones).
+    """One `voicechat talk` run over its parts (`talk.setup.open_talk_loop` wires the real ones).
 
     hands_free: voice activity starts and ends every take, and Space does not barge in.
     heard: the recorder's news, read on the loop's thread ("speech": a waiting take heard it).
@@ -370,52 +310,3 @@ def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
         for key, handler in line_keys.items():
             table[(mode, key)] = table[(mode, f"{key} repeat")] = handler
     return table
-
-
-def open_talk_loop(
-    audio: AudioConfig,
-    conversation: Conversation,
-    make_recorder: MakeRecorder | None,
-    keys: KeySource,
-    screen: TalkScreen,
-    commands: Commands,
-    hands_free: bool,
-    judge: TurnJudge | None = None,
-    talk_over: bool = False,
-) -> TalkLoop:
-    """The loop over the real parts: the microphone (opened when first needed; None: typing
-    only), the early start (with the smart end of turn's `judge`) and the conversation's
-    turns, each shown on `screen`. talk_over: see TalkLoop (the microphone must cancel the
-    speaker's echo)."""
-    from voicechat.early_start import EarlyStart
-    from voicechat.talk.takes import Takes
-    from voicechat.talk.turns import Turns
-
-    def said(text: str) -> None:
-        screen.user_said(text)
-        screen.show_state("thinking")
-
-    listener = TurnListener(
-        on_text=screen.reply_piece,
-        on_notice=screen.notice,
-        on_speaking=lambda: screen.show_state("speaking"),
-        on_transcribing=lambda: screen.show_state("transcribing"),
-        on_said=said,
-    )
-    takes: Takes | None = None
-
-    def judged(paused_at: int, finished: bool | None) -> None:
-        if takes is not None:
-            takes.judged(paused_at, finished)
-
-    early = EarlyStart.of(conversation, listener, judge, judged)
-    heard: queue.SimpleQueue[str] = queue.SimpleQueue()
-    takes = Takes(
-        audio,
-        make_recorder,
-        early,
-        lambda e: screen.error(f"{e}; type to talk instead"),
-        lambda: heard.put("speech"),
-    )
-    turns = Turns(conversation, listener, screen)
-    return TalkLoop(keys, screen, commands, takes, turns, early, hands_free, heard, talk_over)
