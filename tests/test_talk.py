@@ -202,10 +202,11 @@ def test_a_reply_started_in_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
     # trained answer after the first sentence; the reply began at the pause either way.)
     _speak_a_take(t, voices["france"], pulse)
     screen = t.wait_for("speech-to-text", after=1, timeout=60)
-    assert "speech-to-text 0 ms" in screen.split(f"you: {FRANCE}")[1], "begun at the pause"
+    last_timings = screen[screen.rindex("speech-to-text") :].split("\n")[0]
+    assert last_timings.startswith("speech-to-text 0 ms"), "the reply was begun at the pause"
     said, reply = _messages(isolated_home, "p")[2:]
-    assert said["content"] == FRANCE
-    assert reply["content"].startswith("The capital of France is Paris")
+    assert "capital of france" in normalise(said["content"])
+    assert reply["role"] == "assistant" and reply["content"]
     t.keys("C-d")
     _assert_restored(t)
 
