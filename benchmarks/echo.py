@@ -11,7 +11,9 @@ half the gain. Over it, 2 s in, a person asks: the complete real recordings
 uses (`audio.echo.FarEnd` told what the speaker played and when, `audio.echo.MicFilter` on
 32 ms blocks with their capture times), then through the voice-activity rule that starts a
 take over a reply (`audio.takes.OVER_REPLY_START_FRAMES` of the latest RECENT_FRAMES), and
-faster-whisper tiny.en. All offline, in one run; the end-to-end check through PulseAudio is
+faster-whisper tiny.en (from 0.3 s before the person starts to 0.3 s after they end): raw,
+with the echo cancelled (what voice activity judges), and what the take keeps (noise
+suppressed only). All offline, in one run; the end-to-end check through PulseAudio is
 tests/test_talk_over.py.
 """
 
@@ -69,9 +71,10 @@ def cleaned(
     cancel: bool,
     suppress: bool,
     stop_at: float | None = None,
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, float]:
     """`mic` through the microphone filter, the speaker having told it each reply clip as it
-    started (and, at `stop_at` s, that it stopped); and the cost per 10 ms frame (ms)."""
+    started (and, at `stop_at` s, that it stopped): what voice activity judges, what the take
+    keeps, and the cost per 10 ms frame (ms)."""
     from voicechat.audio.echo import FarEnd, MicFilter
 
     far_end, start = FarEnd(), 100.0
@@ -87,7 +90,8 @@ def cleaned(
     for i in range(0, len(mic), BLOCK):
         block = mic[i : i + BLOCK]
         out.append(clean.process(block, start + (i + len(block)) / RATE))
-    return np.concatenate(out), (time.perf_counter() - began) * 1000 / (len(mic) / 160)
+    cost = (time.perf_counter() - began) * 1000 / (len(mic) / 160)
+    return np.concatenate([b.judged for b in out]), np.concatenate([b.kept for b in out]), cost
 
 
 def starts(samples: np.ndarray) -> list[float]:
@@ -172,7 +176,7 @@ def main() -> None:
     far = np.pad(far, (0, max(0, length - len(far))))[:length]
     echo = echo_of(far, args.delay_ms, args.gain)
 
-    echo_only, cost = cleaned(echo, reply, True, True)
+    echo_only, _, cost = cleaned(echo, reply, True, True)
     settled = slice(RATE, len(far))
     before, after = db(echo[settled]), db(echo_only[settled])
     print(f"echo alone: {before:.1f} dB -> {after:.1f} dB after the first second "
@@ -194,12 +198,13 @@ def main() -> None:
         if stop_at is not None:
             stopped[int(stop_at * RATE) :] = 0
         mix = echo_of(stopped, args.delay_ms, args.gain) + near
-        cancelled, _ = cleaned(mix, reply, True, True, stop_at)
+        cancelled, kept, _ = cleaned(mix, reply, True, True, stop_at)
         rows.append(
             {
                 "name": name,
                 "raw": wer(text, hear(mix[window])),
-                "cancelled": wer(text, hear(cancelled[window])),
+                "echo cancelled": wer(text, hear(cancelled[window])),
+                "kept by the take": wer(text, hear(kept[window])),
                 "alone": wer(text, hear(near[window])),
                 "alone, noise suppressed": wer(
                     text, hear(cleaned(near, reply, False, True)[0][window])
@@ -214,7 +219,7 @@ def main() -> None:
 
 def report(rows: list[dict]) -> None:  # type: ignore[type-arg]
     """Word error rates (all, real, piper) and the time to stop the reply."""
-    for key in ("raw", "cancelled", "alone", "alone, noise suppressed"):
+    for key in ("raw", "echo cancelled", "kept by the take", "alone", "alone, noise suppressed"):
         real = [r[key] for r in rows if r["name"].startswith("real")]
         piper = [r[key] for r in rows if r["name"].startswith("piper")]
         both = statistics.mean(real + piper)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicechat.audio.echo import FarEnd, MicFilter
+from voicechat.audio.echo import ECHO_S, FarEnd, MicFilter
 from voicechat.audio.io import load_audio
 from voicechat.types import AudioClip
 
@@ -23,9 +23,10 @@ def _level_db(x: np.ndarray) -> float:
 
 
 def _through_filter(
-    mic: np.ndarray, played: AudioClip | None, stopped_s: float | None = None
+    mic: np.ndarray, played: AudioClip | None, stopped_s: float | None = None, kept: bool = False
 ) -> np.ndarray:
-    """`mic` in 32 ms blocks through the filter, the speaker having played `played` at 0 s."""
+    """`mic` in 32 ms blocks through the filter, the speaker having played `played` at 0 s:
+    what voice activity judges, or with `kept`, what a take keeps."""
     far_end = FarEnd()
     if played is not None:
         far_end.played(played, START)
@@ -36,7 +37,7 @@ def _through_filter(
         clean.process(mic[i : i + 512], START + (i + len(mic[i : i + 512])) / RATE)
         for i in range(0, len(mic), 512)
     ]
-    return np.concatenate(blocks)
+    return np.concatenate([b.kept if kept else b.judged for b in blocks])
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,25 @@ def test_a_person_speaking_alone_comes_through(tmp_path: Path) -> None:
     voice = load_audio(real).samples
     cleaned = _through_filter(voice, None)
     assert abs(_level_db(cleaned[RATE:]) - _level_db(voice[RATE : len(cleaned)])) < 6.0
+
+
+def test_the_take_keeps_the_echo_cancelled_only_while_the_speaker_may_be_in_it(
+    reply: AudioClip, tmp_path: Path
+) -> None:
+    """While the reply plays the take keeps what voice activity judges, its echo removed;
+    once it is over (and ECHO_S), a person is kept as the microphone heard them, not through
+    the canceller, which goes on removing some of them for a while."""
+    from tests.support.speech import speak
+
+    voice = load_audio(speak("What is the capital of France?", tmp_path / "q.wav")).samples
+    onset = len(reply.samples) + int((ECHO_S + 0.05) * RATE)
+    mic = _echo(reply.samples, onset + len(voice))
+    mic[onset:] += voice
+    echo_alone = slice(RATE, len(reply.samples))
+    person = slice(onset, len(mic) - 512)
+    kept = _through_filter(mic, reply, kept=True)
+    assert _level_db(mic[echo_alone]) - _level_db(kept[echo_alone]) >= 15.0
+    assert abs(_level_db(kept[person]) - _level_db(mic[person])) < 3.0
 
 
 def test_stopping_keeps_what_was_already_on_its_way_out() -> None:

@@ -104,3 +104,22 @@ def test_a_pause_judged_unfinished_is_waited_out_and_one_judged_finished_ends_th
     assert ended_by == "silence" and heard_s > (len(first) + len(pause) + len(second)) / 16000
     ended_by, heard_s = record(finished=True)
     assert ended_by == "smart" and heard_s < (len(first) + len(pause)) / 16000
+
+
+def test_a_hands_free_take_keeps_from_just_before_the_speech_that_started_it() -> None:
+    """Over a reply a person is taken for speaking only after several frames, in pieces:
+    the take still begins PRE_ROLL_S before their first word, not before that moment."""
+    from voicechat.audio.takes import PRE_ROLL_S, SPEECH_GAP_S, since_speech_began
+
+    block = 512
+    silent, voiced = np.zeros(block, np.float32), np.ones(block, np.float32)
+    gap = [(silent, False)] * frames(1000 * SPEECH_GAP_S)
+    short_gap = [(silent, False)] * 3
+    words = [(voiced, True)] * 4
+    heard = [(voiced, True)] * 5 + gap + gap + words + short_gap + words + short_gap + words
+    kept = since_speech_began(heard)
+    first_word = len(heard) - (3 * len(words) + 2 * len(short_gap))
+    before = frames(1000 * PRE_ROLL_S)
+    assert len(kept) == len(heard) - first_word + before
+    assert not any(b is voiced for b in kept[:before]), "the earlier speech is not kept"
+    assert len(since_speech_began(heard[:4])) == 4, "as much as there is"

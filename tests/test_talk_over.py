@@ -5,10 +5,11 @@ PulseAudio loops the virtual speaker's monitor back into the virtual microphone 
 a room carries a loudspeaker to a laptop's microphone; the person's voice is played into the
 same microphone over it: piper, and a recording of a real person.
 
-Not in the default run yet: on the 2-core machine the talking over is heard every time,
-but in most runs one of its checks fails: the first words said over the reply come through
-the canceller damaged, or now and then the reply's own echo is taken for a person. Run it
-with `VOICECHAT_TEST_TALK_OVER=1 .venv/bin/python -m pytest tests/test_talk_over.py`.
+Not in the default run yet: on the 2-core machine most runs fail one check: while both
+talk the canceller removes the person with the echo, so the first words said over the reply
+are lost, and the person is recognised only from what leaks through (now and then not at
+all; now and then the reply's own echo is taken for a person). Run it with
+`VOICECHAT_TEST_TALK_OVER=1 .venv/bin/python -m pytest tests/test_talk_over.py`.
 """
 
 from __future__ import annotations

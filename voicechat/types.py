@@ -31,6 +31,26 @@ class AudioClip:
 
 
 @dataclass(frozen=True)
+class MicBlock:
+    """One block of microphone audio at 16 kHz, float32, seen two ways.
+
+    judged: what voice activity judges: noise suppressed where that is on, and with the
+    speaker's own echo removed.
+    kept: what a take keeps and speech-to-text hears: the same while the speaker's sound may
+    be in the microphone; after that, only noise suppressed (the echo canceller goes on
+    damaging a person's words for a while after the speaker stops: `audio.echo`).
+    """
+
+    kept: npt.NDArray[np.float32]
+    judged: npt.NDArray[np.float32]
+
+    @classmethod
+    def alone(cls, samples: npt.NDArray[np.float32]) -> MicBlock:
+        """A block with nothing cancelled: both views are `samples`."""
+        return cls(samples, samples)
+
+
+@dataclass(frozen=True)
 class Segment:
     """A stretch of recognised speech; `start` and `end` in seconds from the start of the audio."""
 

@@ -13,12 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from voicechat.audio.devices import _sounddevice, resolve_input
 from voicechat.errors import MicrophoneUnavailable
-from voicechat.types import WHISPER_SAMPLE_RATE
+from voicechat.types import WHISPER_SAMPLE_RATE, MicBlock
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
     from voicechat.audio.echo import MicFilter
 
 BLOCK_S = 0.032
@@ -36,7 +33,7 @@ block may take seconds to come through that plugin, so that wait is not judged."
 
 
 class Microphone:
-    """An open input stream. `read()` returns 16 kHz mono float32 blocks in order.
+    """An open input stream. `read()` returns 16 kHz mono blocks in order.
 
     level_db: the loudness of the latest block in dBFS (-100 for silence), for a meter.
     clean: cleans every block before it is read (echo, noise: `audio.echo.MicFilter`).
@@ -115,7 +112,7 @@ class Microphone:
             except queue.Empty:
                 return
 
-    def read(self, timeout: float = 0.2) -> npt.NDArray[np.float32] | None:
+    def read(self, timeout: float = 0.2) -> MicBlock | None:
         """The next block at 16 kHz, or None if none arrived in `timeout` seconds."""
         import numpy as np
 
@@ -135,7 +132,9 @@ class Microphone:
         if self._resampler is not None:
             block = self._resampler.resample_chunk(block)
         block = np.asarray(block, dtype=np.float32)
-        return self.clean.process(block, captured_at) if self.clean is not None else block
+        if self.clean is None:
+            return MicBlock.alone(block)
+        return self.clean.process(block, captured_at)
 
     def close(self) -> None:
         """Close the stream."""

@@ -4,7 +4,15 @@ filter, through livekit's AudioProcessingModule (`voicechat[duplex]`).
     speaker ──played(clip, at)──> FarEnd: 10 ms frames at 16 kHz, each with when it played
     microphone block (captured at) ──> MicFilter.process: for each 10 ms frame, first every
         far-end frame that had played by the time it was captured (process_reverse_stream),
-        then the frame itself (process_stream) ──> cleaned 16 kHz block ──> voice activity
+        then the frame itself (process_stream) ──> echo cancelled ──> voice activity
+                                            └──> noise suppressed only ──> the take
+
+While both talk, AEC3's suppressor removes the person with the echo (measured through
+PulseAudio with the echo as loud as the voice: the person's first half second came out at
+-73 dB, the suppressor's floor), and it goes on damaging their words for a while after the
+speaker stops. So what a take keeps (`MicBlock.kept`) is the cancelled audio only while the
+speaker's sound may be in the microphone (ECHO_S after it), and from then on the microphone
+noise suppressed by a second module; voice activity always judges the cancelled audio.
 
 The canceller learns the echo path from what was played and when, so the speaker's own
 frames reach it in the order they reached the room, interleaved with the microphone's; the
@@ -18,7 +26,7 @@ import importlib.util
 import threading
 from typing import TYPE_CHECKING, Any
 
-from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, MicBlock
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,6 +44,10 @@ SETTLE_S = 1.2
 """Seconds after the speaker starts from silence in which the canceller is still finding the
 delay (it moves by tens of ms from one start to the next: 65-107 ms measured through
 PulseAudio), so what it lets through then is not taken for a person (`MicFilter.settling`)."""
+ECHO_S = 0.15
+"""Seconds after a far-end frame plays in which its echo may still reach the microphone (the
+device's latency, 65-107 ms measured through PulseAudio, and the room's reflections): a take
+keeps the echo-cancelled audio until then, the noise-suppressed microphone after."""
 KEEP_S = 2.0
 """Far-end audio older than this (s) when the microphone reads is dropped unread."""
 MAX_FRAMES = 6000
@@ -102,8 +114,11 @@ class FarEnd:
 class MicFilter:
     """Cleans 16 kHz microphone audio in 10 ms frames.
 
-    echo_cancel: remove what `far_end` played (no effect while nothing plays).
-    noise_suppression: suppress steady noise and filter out rumble below ~80 Hz.
+    echo_cancel: remove what `far_end` played (no effect while nothing plays) from what
+        voice activity judges (`MicBlock.judged`), and from what a take keeps while that
+        sound may be in it.
+    noise_suppression: suppress steady noise and filter out rumble below ~80 Hz, in both
+        views of the block.
     """
 
     def __init__(
@@ -119,18 +134,26 @@ class MicFilter:
             high_pass_filter=noise_suppression,
         )
         self.echo_cancel = echo_cancel and far_end is not None
+        self._keep_apm = (
+            rtc.AudioProcessingModule(
+                noise_suppression=noise_suppression, high_pass_filter=noise_suppression
+            )
+            if self.echo_cancel and noise_suppression
+            else None
+        )
         self._far_end = far_end
         self.settling = False
         """The latest block was captured within SETTLE_S of the speaker starting from silence:
         the canceller may still let its echo through."""
         self._rest = np.zeros(0, dtype=np.int16)
+        self._echo_until = float("-inf")
+        """time.monotonic() until which the speaker's sound may be in what the microphone
+        hears (ECHO_S after the latest far-end frame)."""
 
     def _frame(self, pcm: npt.NDArray[np.int16]) -> Any:
         return self._rtc.AudioFrame(pcm.tobytes(), WHISPER_SAMPLE_RATE, 1, FRAME_SAMPLES)
 
-    def process(
-        self, block: npt.NDArray[np.float32], captured_at: float
-    ) -> npt.NDArray[np.float32]:
+    def process(self, block: npt.NDArray[np.float32], captured_at: float) -> MicBlock:
         """The cleaned audio of `block` (16 kHz), whose last sample was captured at
         `captured_at` (time.monotonic()). Audio comes out in whole 10 ms frames, so a block
         may come out up to 10 ms later than it went in."""
@@ -139,21 +162,42 @@ class MicFilter:
         pcm = np.concatenate([self._rest, (np.clip(block, -1.0, 1.0) * 32767).astype(np.int16)])
         count = len(pcm) // FRAME_SAMPLES
         self._rest = pcm[count * FRAME_SAMPLES :]
-        out = np.empty(count * FRAME_SAMPLES, dtype=np.int16)
+        judged = np.empty(count * FRAME_SAMPLES, dtype=np.int16)
+        kept = judged.copy() if self.echo_cancel else judged
         first_at = captured_at - len(pcm) / WHISPER_SAMPLE_RATE
         if self.echo_cancel and self._far_end is not None:
             self.settling = captured_at - self._far_end.started_at < SETTLE_S
         for i in range(count):
+            at = first_at + i * FRAME_S
             if self.echo_cancel and self._far_end is not None:
-                for far in self._far_end.due(first_at + i * FRAME_S):
+                for far in self._far_end.due(at):
                     self._apm.process_reverse_stream(self._frame(far))
+                    self._echo_until = at + ECHO_S
                 self._apm.set_stream_delay_ms(DELAY_HINT_MS)
-            frame = self._frame(pcm[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
-            self._apm.process_stream(frame)
-            out[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] = np.frombuffer(
-                frame.data, dtype=np.int16
-            )
-        return (out / np.float32(32767)).astype(np.float32)
+            part = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
+            judged[part] = self._through(self._apm, pcm[part])
+            if kept is not judged:
+                echo = at < self._echo_until
+                suppressed = self._keep_apm is not None and not echo
+                kept[part] = (
+                    judged[part] if echo
+                    else self._through(self._keep_apm, pcm[part]) if suppressed
+                    else pcm[part]
+                )  # fmt: skip
+                if echo and self._keep_apm is not None:
+                    self._through(self._keep_apm, pcm[part])  # its noise estimate goes on
+        cleaned = (judged / np.float32(32767)).astype(np.float32)
+        if kept is judged:
+            return MicBlock.alone(cleaned)
+        return MicBlock((kept / np.float32(32767)).astype(np.float32), cleaned)
+
+    def _through(self, apm: Any, pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        """One 10 ms frame through `apm`."""
+        import numpy as np
+
+        frame = self._frame(pcm)
+        apm.process_stream(frame)
+        return np.frombuffer(frame.data, dtype=np.int16)
 
     def reset(self) -> None:
         """Forget a partial frame (the audio before it was dropped)."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from voicechat.audio.endpoint import SpeechTracker
 from voicechat.audio.vad import StreamingVad
-from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, MicBlock
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,7 +33,15 @@ OVER_REPLY_START_FRAMES = 8
 someone talking over the reply, and the canceller, while both talk, lets a person through
 in pieces."""
 PRE_ROLL_S = 0.5
-"""Seconds kept from before speech starts in hands-free mode, so the first syllable survives."""
+"""Seconds kept from before the speech that starts a hands-free take, so the first syllable
+survives."""
+SPEECH_GAP_S = 0.4
+"""Silence (s) that separates the speech that started a hands-free take from what came
+before it: the take keeps from PRE_ROLL_S before the first speech after such a gap."""
+LOOK_BACK_S = 2.5
+"""Seconds of audio a hands-free take waiting for speech keeps: over a reply the canceller
+lets a person through in pieces, and taking that for speech has taken up to 1.4 s (p90),
+so the words said in that time must still be there."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +79,34 @@ class AudioSource(Protocol):
         """Drop what was heard while not listening."""
         ...
 
-    def read(self, timeout: float = 0.2) -> npt.NDArray[np.float32] | None:
+    def read(self, timeout: float = 0.2) -> MicBlock | None:
         """The next 16 kHz block, or None if none arrived in `timeout` seconds."""
         ...
 
     def close(self) -> None:
         """Close the stream."""
         ...
+
+
+def since_speech_began(
+    heard: list[tuple[npt.NDArray[np.float32], bool]],
+) -> list[npt.NDArray[np.float32]]:
+    """The blocks of `heard` (each with whether it held speech, oldest first) from PRE_ROLL_S
+    before the first speech that no SPEECH_GAP_S of silence separates from the latest."""
+    first, gap = len(heard), 0.0
+    for i in range(len(heard) - 1, -1, -1):
+        block, voiced = heard[i]
+        if voiced:
+            first, gap = i, 0.0
+        else:
+            gap += len(block) / WHISPER_SAMPLE_RATE
+            if gap >= SPEECH_GAP_S:
+                break
+    kept = 0.0
+    while first > 0 and kept < PRE_ROLL_S:
+        first -= 1
+        kept += len(heard[first][0]) / WHISPER_SAMPLE_RATE
+    return [block for block, _ in heard[first:]]
 
 
 class TakeRecorder:
@@ -117,6 +146,19 @@ class TakeRecorder:
         verdict = self._verdict
         return verdict[1] if verdict is not None and verdict[0] == paused_at else None
 
+    def _ends_by(self, speech: SpeechTracker, paused_at: int | None, samples: int) -> str | None:
+        """What ends a started take of `samples` now ("smart", "silence", "limit"), if
+        anything: the smart end of turn's verdict is judged from the first silent frames and
+        acted on once the pause is one."""
+        verdict = self._verdict_at(paused_at) if speech.paused else None
+        if verdict is True:
+            return "smart"
+        if speech.ended(self.silence_ms * (UNFINISHED_WAIT if verdict is False else 1)):
+            return "silence"
+        if samples >= self.max_record_s * WHISPER_SAMPLE_RATE:
+            return "limit"
+        return None
+
     def record(
         self,
         stop: threading.Event,
@@ -134,8 +176,8 @@ class TakeRecorder:
         on_pause: called with the take so far after SPECULATE_MS of silence following speech
             (its verdict counts from PAUSE_MS on).
         on_resume: called when speech follows such a pause (what `on_pause` got is stale).
-        start_frames: speech frames in a row that start a take that waits for speech (what
-        came before them is kept, up to PRE_ROLL_S).
+        start_frames: speech frames in a row that start a take that waits for speech (the take
+        keeps from PRE_ROLL_S before the speech that started it: `since_speech_began`).
         """
         import numpy as np
 
@@ -144,8 +186,8 @@ class TakeRecorder:
         self.vad.reset()
         self._verdict = None
         self.started_at = time.monotonic()
-        pre_roll: collections.deque[np.ndarray] = collections.deque(
-            maxlen=int(PRE_ROLL_S / 0.032) + 1
+        heard_before: collections.deque[tuple[np.ndarray, bool]] = collections.deque(
+            maxlen=int(LOOK_BACK_S / 0.032) + 1
         )
         blocks: list[np.ndarray] = []
         speech = SpeechTracker()
@@ -156,37 +198,31 @@ class TakeRecorder:
             if discard.is_set():
                 ended_by = "discarded"
                 break
-            block = self.mic.read(timeout=0.1)
-            if block is None:
+            heard = self.mic.read(timeout=0.1)
+            if heard is None:
                 continue
-            if speech.update(self.vad.feed(block)) and paused_at is not None:
+            voiced = speech.update(self.vad.feed(heard.judged))
+            if voiced and paused_at is not None:
                 paused_at = None  # the speaker went on: an early transcript is stale
                 if on_resume is not None:
                     on_resume()
             if not started:
-                pre_roll.append(block)
+                heard_before.append((heard.kept, voiced))
                 if self._speech_starts(speech, start_frames):
                     started = True
-                    blocks.extend(pre_roll)
+                    blocks.extend(since_speech_began(list(heard_before)))
                     self.started_at = time.monotonic()
                     if on_speech_start is not None:
                         on_speech_start()
                 continue
-            blocks.append(block)
+            blocks.append(heard.kept)
             if speech.pausing and paused_at is None and on_pause:
                 samples_so_far = np.concatenate(blocks)
                 paused_at = len(samples_so_far)
                 on_pause(AudioClip(samples_so_far, WHISPER_SAMPLE_RATE))
-            # Judged from the first silent frames, acted on once the pause is one.
-            verdict = self._verdict_at(paused_at) if speech.paused else None
-            if verdict is True:
-                ended_by = "smart"
-                break
-            if speech.ended(self.silence_ms * (UNFINISHED_WAIT if verdict is False else 1)):
-                ended_by = "silence"
-                break
-            if sum(len(b) for b in blocks) >= self.max_record_s * WHISPER_SAMPLE_RATE:
-                ended_by = "limit"
+            ends = self._ends_by(speech, paused_at, sum(len(b) for b in blocks))
+            if ends is not None:
+                ended_by = ends
                 break
         samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
         return Take(

@@ -6,11 +6,10 @@ import time
 from typing import TYPE_CHECKING
 
 from voicechat.audio.endpoint import FRAME_SAMPLES
-from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, MicBlock
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
+    pass
 
 
 class ReplayedMicrophone:
@@ -41,7 +40,7 @@ class ReplayedMicrophone:
         """time.monotonic() at which `sample` was heard."""
         return self._started_at + sample / WHISPER_SAMPLE_RATE
 
-    def read(self, timeout: float = 0.2) -> npt.NDArray[np.float32] | None:
+    def read(self, timeout: float = 0.2) -> MicBlock | None:
         """The next block once it has been 'spoken', or None if that is over `timeout` away."""
         import numpy as np
 
@@ -56,7 +55,7 @@ class ReplayedMicrophone:
         if len(block) < FRAME_SAMPLES:
             block = np.concatenate([block, np.zeros(FRAME_SAMPLES - len(block), np.float32)])
         self._position = end
-        return np.asarray(block, dtype=np.float32)
+        return MicBlock.alone(np.asarray(block, dtype=np.float32))
 
     def close(self) -> None:
         """Nothing to release."""
