@@ -53,10 +53,35 @@ def test_help_lists_the_commands() -> None:
         assert command in out
 
 
+FLAGS = (
+    *("--help", "--json", "--hands-free", "--debug", "--version", "--open", "--no-speak"),
+    *("--translate", "--random-weights"),
+)
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["talk"], ["ask"], ["transcribe"], ["bench"], ["web"], ["sessions", "export"]]
+)
+def test_help_shows_flags_without_a_value_and_names_the_values_options_take(
+    command: list[str],
+) -> None:
+    out = run_cli(*command, "--help", env={"COLUMNS": "120"}).stdout
+    for line in out.splitlines():
+        words = [w for w in line.strip("│ ").split() if not (len(w) == 2 and w[0] == "-")]
+        if len(words) < 2 or not words[0].startswith("--"):
+            continue
+        option, after = words[0], words[1]
+        if option in FLAGS:
+            assert not after.isupper(), f"{option} shows a value: {line}"
+        else:
+            assert after.isupper() or after.startswith("<txt|"), f"{option}'s value: {line}"
+    assert "--session" not in out or "SESSION" in out
+
+
 def test_missing_argument_is_a_usage_error() -> None:
     result = run_cli("transcribe")
     assert result.returncode == 2
-    assert "Missing argument 'files'" in result.stderr
+    assert "Missing argument 'FILES'" in result.stderr
     assert result.stdout == ""
 
 

@@ -20,6 +20,7 @@ import typer
 
 from voicechat import __version__
 from voicechat.cli.console import Console
+from voicechat.cli.help_format import HelpGroup
 from voicechat.errors import EXIT_FAILURE, EXIT_INTERRUPTED, VoicechatError
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from voicechat.models import Models
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="voicechat",
     help="A voice assistant for the terminal: Whisper hears, Phi-3 answers, Edge TTS speaks.",
     no_args_is_help=True,

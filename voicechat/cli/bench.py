@@ -25,10 +25,12 @@ what the take needs is played)."""
 def bench(
     audio: Annotated[
         Path | None,
-        typer.Option("--audio", help="A recorded question (default: one spoken by piper)."),
+        typer.Option(
+            "--audio", metavar="FILE", help="A recorded question (default: one spoken by piper)."
+        ),
     ] = None,
     turns: Annotated[
-        int, typer.Option("--turns", "-n", min=1, help="Measured turns of each kind.")
+        int, typer.Option("--turns", "-n", min=1, metavar="N", help="Measured turns of each kind.")
     ] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     random_weights: Annotated[
@@ -39,7 +41,7 @@ def bench(
         ),
     ] = False,
     reply_tokens: Annotated[
-        int, typer.Option(help="Tokens per reply with --random-weights.", min=4)
+        int, typer.Option(help="Tokens per reply with --random-weights.", min=4, metavar="N")
     ] = 32,
     random_layers: Annotated[
         int,
@@ -47,6 +49,7 @@ def bench(
             help="Phi-3 layers with --random-weights (32 is Phi-3-mini; fewer for a quick check).",
             min=1,
             max=32,
+            metavar="N",
         ),
     ] = 32,
 ) -> None:

@@ -10,8 +10,11 @@ import typer
 
 from voicechat import paths
 from voicechat.cli.app import app, console, reports_errors, settings
+from voicechat.cli.help_format import HelpGroup
 
-config_app = typer.Typer(help="Show the effective configuration and where it comes from.")
+config_app = typer.Typer(
+    cls=HelpGroup, help="Show the effective configuration and where it comes from."
+)
 app.add_typer(config_app, name="config")
 
 

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from voicechat.cli.app import app, console, reports_errors, settings
+from voicechat.cli.help_format import HelpGroup
 from voicechat.errors import UsageError
 
-sessions_app = typer.Typer(help="List, show, export and delete saved conversations.")
+sessions_app = typer.Typer(cls=HelpGroup, help="List, show, export and delete saved conversations.")
 app.add_typer(sessions_app, name="sessions")
 
 
@@ -49,9 +50,12 @@ def sessions_show(name: Annotated[str, typer.Argument(help="The session's name."
 @reports_errors
 def sessions_export(
     name: Annotated[str, typer.Argument(help="The session's name.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md or json.")] = "md",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="FORMAT", help="md or json.")
+    ] = "md",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to this file, not stdout."),
     ] = None,
 ) -> None:
     """Export a conversation as Markdown or JSON."""

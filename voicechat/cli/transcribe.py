@@ -48,6 +48,7 @@ def transcribe(
         typer.Option(
             "--output",
             "-o",
+            metavar="PATH",
             help="Write to this file; with several inputs, a folder (one file per input).",
         ),
     ] = None,
