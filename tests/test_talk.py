@@ -205,7 +205,9 @@ def test_a_reply_started_in_a_pause_is_dropped_unseen_when_the_speaker_goes_on(
     last_timings = screen[screen.rindex("speech-to-text") :].split("\n")[0]
     assert last_timings.startswith("speech-to-text 0 ms"), "the reply was begun at the pause"
     said, reply = _messages(isolated_home, "p")[2:]
-    assert "capital of france" in normalise(said["content"])
+    # The question asked (through PulseAudio on a loaded 2-core machine tiny.en has heard
+    # its last word as "friends" in one run of many; the start is what tells it apart).
+    assert "what is the capital of" in normalise(said["content"])
     assert reply["role"] == "assistant" and reply["content"]
     t.keys("C-d")
     _assert_restored(t)
