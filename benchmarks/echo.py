@@ -7,14 +7,16 @@ person, and what the filter costs.
 The reply is piper speaking the tiny Phi-3's long story, sentence by sentence; it reaches
 the microphone `--delay-ms` later at `--gain`, with a second reflection 50 ms after that at
 half the gain. Over it, 2 s in, a person asks: the complete real recordings
-(benchmarks/real-clips.tsv) and piper's questions. Each mix goes through what the microphone
-uses (`audio.echo.FarEnd` told what the speaker played and when, `audio.echo.MicFilter` on
-32 ms blocks with their capture times), then through the voice-activity rule that starts a
-take over a reply (`audio.takes.OVER_REPLY_START_FRAMES` of the latest RECENT_FRAMES), and
-faster-whisper tiny.en (from 0.3 s before the person starts to 0.3 s after they end): raw,
-with the echo cancelled (what voice activity judges), and what the take keeps (noise
-suppressed only). All offline, in one run; the end-to-end check through PulseAudio is
-tests/test_talk_over.py.
+(benchmarks/real-clips.tsv) and piper's questions. The room is replayed, as fast as it is
+read, into what talk --hands-free uses: the microphone's filter (`audio.echo.FarEnd` told
+when each reply clip started, `audio.echo.MicFilter`) and the take recorder waiting for
+speech over a reply (`audio.takes.TakeRecorder`, OVER_REPLY_START_FRAMES); when it starts the
+take, the reply's sound is stopped STOP_S later, as the talk loop stops it (what the
+devices hold, STOP_TAIL_S, still plays). Then faster-whisper
+tiny.en hears the take as recorded, and, over the same span, the raw microphone and the
+echo-cancelled audio voice activity judged; words of the reply in what it heard (and not in
+the request) are counted too. All offline, in one run; the end-to-end check
+through PulseAudio is tests/test_talk_over.py.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,13 +34,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from voicechat.types import AudioClip
+    from voicechat.audio.takes import Take
+    from voicechat.types import AudioClip, MicBlock
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 REAL = REPO.parent / "shared" / "clips" / "real"
 RATE = 16_000
 ONSET_S = 2.0
+TAIL_S = 1.5
+"""Seconds of room after the longest request (the take ends after 0.8 s of silence)."""
 BLOCK = 512
 
 
@@ -63,59 +69,106 @@ def db(x: np.ndarray) -> float:
 STOP_S = 0.035
 """Seconds from a person being heard to the reply's sound stopping: the talk loop's tick
 (30 ms) and the speaker's poll (5 ms)."""
+START = 100.0
+"""time.monotonic() the room's replay counts from (any value; the filter compares stamps)."""
 
 
-def cleaned(
-    mic: np.ndarray,
-    reply: list[AudioClip],
-    cancel: bool,
-    suppress: bool,
-    stop_at: float | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """`mic` through the microphone filter, the speaker having told it each reply clip as it
-    started (and, at `stop_at` s, that it stopped): what voice activity judges, what the take
-    keeps, and the cost per 10 ms frame (ms)."""
-    from voicechat.audio.echo import FarEnd, MicFilter
+class Room:
+    """A microphone in a room where `reply` plays from 0 s and `near` is said: each read is
+    the next block of echo plus `near`, through the real microphone filter. The reply is
+    stopped (and the filter told) STOP_S after `stop_reply()`, as talk stops it.
 
-    far_end, start = FarEnd(), 100.0
-    at = start
-    for clip in reply:
-        far_end.played(clip, at)
-        at += clip.duration
-    if stop_at is not None:
-        far_end.stopped(start + stop_at)
-    clean = MicFilter(cancel, suppress, far_end)
-    out = []
-    began = time.perf_counter()
-    for i in range(0, len(mic), BLOCK):
-        block = mic[i : i + BLOCK]
-        out.append(clean.process(block, start + (i + len(block)) / RATE))
-    cost = (time.perf_counter() - began) * 1000 / (len(mic) / 160)
-    return np.concatenate([b.judged for b in out]), np.concatenate([b.kept for b in out]), cost
+    It has the methods `TakeRecorder` uses; `raw` and `judged` keep every block read, so the
+    span of a take can be heard the other ways too."""
+
+    def __init__(
+        self, reply: list[AudioClip], near: np.ndarray, delay_ms: float, gain: float
+    ) -> None:
+        from voicechat.audio.echo import FarEnd, MicFilter
+
+        self.far = np.concatenate([np.zeros(0, np.float32), *(c.samples for c in reply)])
+        self.far = np.pad(self.far, (0, max(0, len(near) - len(self.far))))[: len(near)]
+        self.near, self.delay_ms, self.gain = near, delay_ms, gain
+        self.far_end = FarEnd()
+        at = START
+        for clip in reply:
+            self.far_end.played(clip, at)
+            at += clip.duration
+        self.filter = MicFilter(True, True, self.far_end)
+        self.level_db = -100.0
+        self.position = 0
+        self.stopped_at: float | None = None
+        self.raw: list[np.ndarray] = []
+        self.judged: list[np.ndarray] = []
+        self.cost_s = 0.0
+        self.finished = threading.Event()
+        """Set once everything has been read."""
+
+    @property
+    def settling(self) -> bool:
+        return self.filter.settling
+
+    @property
+    def over(self) -> bool:
+        return self.position >= len(self.near)
+
+    def start(self) -> None: ...
+
+    def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def stop_reply(self) -> None:
+        """The take started: the reply's sound is stopped STOP_S from now, and what the
+        device and sound server already hold (STOP_TAIL_S) still plays."""
+        from voicechat.audio.echo import STOP_TAIL_S
+
+        self.stopped_at = self.position / RATE + STOP_S
+        self.far[int((self.stopped_at + STOP_TAIL_S) * RATE) :] = 0
+        self.far_end.stopped(START + self.stopped_at)
+
+    def read(self, timeout: float = 0.2) -> MicBlock | None:
+        if self.over:
+            self.finished.set()
+            return None
+        span = slice(self.position, min(len(self.near), self.position + BLOCK))
+        echo = echo_of(self.far, self.delay_ms, self.gain, span)
+        raw = echo + self.near[span]
+        self.position = span.stop
+        began = time.perf_counter()
+        block = self.filter.process(raw, START + self.position / RATE)
+        self.cost_s += time.perf_counter() - began
+        self.raw.append(raw)
+        self.judged.append(block.judged)
+        return block
 
 
-def starts(samples: np.ndarray) -> list[float]:
-    """Seconds at which the rule for a take over a reply takes what it hears for a person."""
-    from voicechat.audio.endpoint import SpeechTracker
-    from voicechat.audio.takes import OVER_REPLY_START_FRAMES
+def take_over(room: Room) -> Take | None:
+    """What talk records over the reply in `room`: the take started by the person (None
+    when nothing started one before the room fell silent)."""
+    from voicechat.audio.takes import OVER_REPLY_START_FRAMES, TakeRecorder
     from voicechat.audio.vad import StreamingVad
 
-    vad, tracker, found = StreamingVad(), SpeechTracker(), []
-    for i, p in enumerate(vad.feed(samples)):
-        tracker.update((p,))
-        if sum(tracker.recent) >= OVER_REPLY_START_FRAMES:
-            found.append((i + 1) * 0.032)
-            tracker.recent.clear()
-    return found
+    recorder = TakeRecorder(room, StreamingVad(), silence_ms=800, max_record_s=30.0)
+    take = recorder.record(
+        room.finished,
+        threading.Event(),
+        wait_for_speech=True,
+        on_speech_start=room.stop_reply,
+        start_frames=OVER_REPLY_START_FRAMES,
+    )
+    return take if take.had_speech else None
 
 
-def echo_of(far: np.ndarray, delay_ms: float, gain: float) -> np.ndarray:
-    """`far` as the microphone hears it: at `gain` after `delay_ms`, and a second
-    reflection 50 ms later at half the gain."""
-    echo = np.zeros(len(far), np.float32)
+def echo_of(far: np.ndarray, delay_ms: float, gain: float, span: slice) -> np.ndarray:
+    """`far` as the microphone hears it over the samples of `span`: at `gain` after
+    `delay_ms`, and a second reflection 50 ms later at half the gain."""
+    positions = np.arange(span.start, span.stop)
+    echo = np.zeros(len(positions), np.float32)
     for delay_s, g in ((delay_ms / 1000, gain), (delay_ms / 1000 + 0.05, gain / 2)):
-        k = int(delay_s * RATE)
-        echo[k:] += g * far[: len(far) - k]
+        source = positions - int(delay_s * RATE)
+        heard = source >= 0
+        echo[heard] += g * far[source[heard]]
     return echo
 
 
@@ -171,60 +224,67 @@ def main() -> None:
     sentences = re.split(r"(?<=\.) ", ANSWERS["Tell me a long story."])[:6]
     reply = [load_audio(speak(s, folder / f"reply{i}.wav")) for i, s in enumerate(sentences)]
     asked = requests(folder)
-    far = np.concatenate([c.samples for c in reply])
-    length = int((ONSET_S + 0.5) * RATE) + max(len(r[2]) for r in asked)
-    far = np.pad(far, (0, max(0, length - len(far))))[:length]
-    echo = echo_of(far, args.delay_ms, args.gain)
+    length = int((ONSET_S + TAIL_S) * RATE) + max(len(r[2]) for r in asked)
+    story = set(words(" ".join(sentences)))
 
-    echo_only, _, cost = cleaned(echo, reply, True, True)
-    settled = slice(RATE, len(far))
-    before, after = db(echo[settled]), db(echo_only[settled])
+    # The reply alone: how much of its echo is removed, and whether it starts takes.
+    room = Room(reply, np.zeros(length, np.float32), args.delay_ms, args.gain)
+    false_starts = 0
+    while not room.over:
+        false_starts += take_over(room) is not None
+    raw, judged = np.concatenate(room.raw), np.concatenate(room.judged)
+    settled = slice(RATE, len(raw))
+    before, after = db(raw[settled]), db(judged[settled])
+    cost = room.cost_s * 1000 / (len(raw) / 160)
     print(f"echo alone: {before:.1f} dB -> {after:.1f} dB after the first second "
-          f"({before - after:.1f} dB removed; first second {db(echo[:RATE]):.1f} -> "
-          f"{db(echo_only[:RATE]):.1f} dB); {cost:.3f} ms per 10 ms frame")  # fmt: skip
-    false_starts = starts(echo_only)
-    print(f"echo alone taken for a person: {len(false_starts)} times in {len(far) / RATE:.1f} s")
+          f"({before - after:.1f} dB removed; first second {db(raw[:RATE]):.1f} -> "
+          f"{db(judged[:RATE]):.1f} dB); {cost:.3f} ms per 10 ms frame")  # fmt: skip
+    print(f"echo alone taken for a person: {false_starts} times in {length / RATE:.1f} s")
 
     rows = []
     for name, text, voice in asked:
         near = np.zeros(length, np.float32)
         k = int(ONSET_S * RATE)
-        near[k : k + len(voice)] = voice[: length - k]
-        window = slice(k - int(0.3 * RATE), k + len(voice) + int(0.3 * RATE))
-        heard_at = [s for s in starts(cleaned(echo + near, reply, True, True)[0]) if s > 1.0]
-        stop_at = heard_at[0] + STOP_S if heard_at else None
-        # What the person gets: the reply's sound stops once they are heard.
-        stopped = far.copy()
-        if stop_at is not None:
-            stopped[int(stop_at * RATE) :] = 0
-        mix = echo_of(stopped, args.delay_ms, args.gain) + near
-        cancelled, kept, _ = cleaned(mix, reply, True, True, stop_at)
-        rows.append(
-            {
-                "name": name,
-                "raw": wer(text, hear(mix[window])),
-                "echo cancelled": wer(text, hear(cancelled[window])),
-                "kept by the take": wer(text, hear(kept[window])),
-                "alone": wer(text, hear(near[window])),
-                "alone, noise suppressed": wer(
-                    text, hear(cleaned(near, reply, False, True)[0][window])
-                ),
-                "stopped after": None if stop_at is None else (stop_at - ONSET_S) * 1000,
+        near[k : k + len(voice)] = voice
+        room = Room(reply, near, args.delay_ms, args.gain)
+        take = take_over(room)
+        said_alone = take_over(Room([], near, args.delay_ms, 0.0))
+        row: dict[str, object] = {"name": name, "stopped after": None}
+        if take is not None:
+            kept = take.clip.samples
+            judged = np.concatenate(room.judged)  # the filter's output lags by < 10 ms
+            heard = {
+                "raw": hear(np.concatenate(room.raw)[: len(judged)][-len(kept) :]),
+                "echo cancelled": hear(judged[-len(kept) :]),
+                "kept by the take": hear(kept),
             }
-        )
+            row["stopped after"] = (room.stopped_at or 0.0) * 1000 - ONSET_S * 1000
+            for key, said in heard.items():
+                row[key] = wer(text, said)
+                row[f"{key}: the reply's words"] = len(
+                    [w for w in words(said) if w in story and w not in words(text)]
+                )
+        if said_alone is not None:
+            row["alone"] = wer(text, hear(said_alone.clip.samples))
+        rows.append(row)
         print(".", end="", flush=True)
     print()
     report(rows)
 
 
 def report(rows: list[dict]) -> None:  # type: ignore[type-arg]
-    """Word error rates (all, real, piper) and the time to stop the reply."""
-    for key in ("raw", "echo cancelled", "kept by the take", "alone", "alone, noise suppressed"):
-        real = [r[key] for r in rows if r["name"].startswith("real")]
-        piper = [r[key] for r in rows if r["name"].startswith("piper")]
+    """Word error rates (all, real, piper; a request never taken counts 1.0) and the time to
+    stop the reply."""
+    for key in ("raw", "echo cancelled", "kept by the take", "alone"):
+        real = [r.get(key, 1.0) for r in rows if r["name"].startswith("real")]
+        piper = [r.get(key, 1.0) for r in rows if r["name"].startswith("piper")]
         both = statistics.mean(real + piper)
-        print(f"word error rate, {key}: {both:.2f} (real voices "
-              f"{statistics.mean(real):.2f}, piper {statistics.mean(piper):.2f})")  # fmt: skip
+        print(f"word error rate, {key}: {both:.2f} (real voices {statistics.mean(real):.2f}, "
+              f"piper {statistics.mean(piper):.2f})", end="")  # fmt: skip
+        inserted = [
+            r[f"{key}: the reply's words"] for r in rows if f"{key}: the reply's words" in r
+        ]
+        print(f"; words of the reply heard as the person's: {sum(inserted)}" if inserted else "")
     stopped = sorted(r["stopped after"] for r in rows if r["stopped after"] is not None)
     missed = sum(r["stopped after"] is None for r in rows)
     if stopped:
