@@ -110,3 +110,21 @@ def test_stopping_keeps_what_was_already_on_its_way_out() -> None:
     far_end.stopped(START + 0.5)
     kept = far_end.due(START + 2.0)
     assert 0.75 * RATE <= len(kept) * 160 <= 0.85 * RATE, "0.5 s played and its tail of 0.3 s"
+
+
+def test_clips_played_one_after_another_reach_the_canceller_as_one_stream() -> None:
+    """No silence is put between clips at frame boundaries (it would move the echo's delay
+    at every join); a clip after a gap starts a stream of its own."""
+    rng = np.random.default_rng(0)
+    first, second, later = (rng.uniform(-0.5, 0.5, n).astype(np.float32) for n in (1000, 1234, 500))
+    far_end = FarEnd()
+    far_end.played(AudioClip(first, RATE), START)
+    far_end.played(AudioClip(second, RATE), START + len(first) / RATE)
+    far_end.played(AudioClip(later, RATE), START + 1.0)
+    heard = np.concatenate(far_end.due(START + 2.0)).astype(np.float32) / 32767
+    joined = len(first) + len(second)
+    assert np.allclose(heard[:joined], np.concatenate([first, second]), atol=1e-4)
+    pad = -joined % 160
+    assert not heard[joined : joined + pad].any()
+    assert np.allclose(heard[joined + pad : joined + pad + len(later)], later, atol=1e-4)
+    assert far_end.started_at == START + 1.0, "after a gap the delay is found anew"
