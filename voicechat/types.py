@@ -37,8 +37,8 @@ class MicBlock:
     judged: what voice activity judges: noise suppressed where that is on, and with the
     speaker's own echo removed.
     kept: what a take keeps and speech-to-text hears: the same while the speaker's sound may
-    be in the microphone; after that, only noise suppressed (the echo canceller goes on
-    damaging a person's words for a while after the speaker stops: `audio.echo`).
+    be in the microphone, only noise suppressed after it (why: `audio.echo`); the same array
+    where nothing is cancelled.
     """
 
     kept: npt.NDArray[np.float32]

@@ -5,14 +5,17 @@ filter, through livekit's AudioProcessingModule (`voicechat[duplex]`).
     microphone block (captured at) ──> MicFilter.process: for each 10 ms frame, first every
         far-end frame that had played by the time it was captured (process_reverse_stream),
         then the frame itself (process_stream) ──> echo cancelled ──> voice activity
-                                            └──> noise suppressed only ──> the take
+                                                                     └──> the take, while
+                                                                the speaker may be heard
+        the frame through a second module (noise suppression only) ──> the take, after
 
 While both talk, AEC3's suppressor removes the person with the echo (measured through
 PulseAudio with the echo as loud as the voice: the person's first half second came out at
--73 dB, the suppressor's floor), and it goes on damaging their words for a while after the
-speaker stops. So what a take keeps (`MicBlock.kept`) is the cancelled audio only while the
-speaker's sound may be in the microphone (ECHO_S after it), and from then on the microphone
-noise suppressed by a second module; voice activity always judges the cancelled audio.
+-73 dB, the suppressor's floor). Speech-to-text still does better with the cancelled audio
+while the reply plays (from the reply's own level up, the raw microphone makes it write the
+reply's words for the person's), and with the noise-suppressed microphone once the reply has
+stopped (benchmarks/echo.py); so a take keeps the one, then the other (`MicBlock.kept`), and
+voice activity always judges the cancelled audio.
 
 The canceller learns the echo path from what was played and when, so the speaker's own
 frames reach it in the order they reached the room, interleaved with the microphone's; the

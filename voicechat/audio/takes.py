@@ -40,8 +40,8 @@ SPEECH_GAP_S = 0.4
 before it: the take keeps from PRE_ROLL_S before the first speech after such a gap."""
 LOOK_BACK_S = 2.5
 """Seconds of audio a hands-free take waiting for speech keeps: over a reply the canceller
-lets a person through in pieces, and taking that for speech has taken up to 1.4 s (p90),
-so the words said in that time must still be there."""
+lets a person through in pieces, and taking that for speech has taken up to 2.5 s (p90,
+benchmarks/echo.py), so the words said in that time must still be there."""
 
 
 @dataclass(frozen=True)
