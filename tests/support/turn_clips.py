@@ -62,7 +62,7 @@ def voices() -> list[str]:
     return ["piper", "piper slow", "piper in noise", *extra]
 
 
-def _speak(text: str, voice: str, folder: Path) -> np.ndarray:
+def spoken_in(text: str, voice: str, folder: Path) -> np.ndarray:
     """`text` in `voice`, 16 kHz, with the voice's own leading and trailing silence cut."""
     from tests.support.speech import speak
 
@@ -76,7 +76,7 @@ def _speak(text: str, voice: str, folder: Path) -> np.ndarray:
     return samples[loud[0] : loud[-1] + 1] if len(loud) else samples
 
 
-def _noisy(samples: np.ndarray, speech_rms: float, seed: int) -> np.ndarray:
+def noisy(samples: np.ndarray, speech_rms: float, seed: int) -> np.ndarray:
     """White noise at NOISE_SNR_DB below `speech_rms` over all of `samples`."""
     level = speech_rms / 10 ** (NOISE_SNR_DB / 20)
     noise = np.random.default_rng(seed).normal(0.0, level, len(samples)).astype(np.float32)
@@ -91,8 +91,11 @@ def turn_clips(pauses_s: tuple[float, ...] = (0.5, 0.7, 0.9)) -> list[TurnClip]:
         for voice in voices():
             spoken = "piper" if voice == "piper in noise" else voice
             for n, (first, second) in enumerate(CUT_QUESTIONS):
-                whole = _speak(f"{first.rstrip(',')} {second}", spoken, Path(folder))
-                a, b = _speak(first, spoken, Path(folder)), _speak(second, spoken, Path(folder))
+                whole = spoken_in(f"{first.rstrip(',')} {second}", spoken, Path(folder))
+                a, b = (
+                    spoken_in(first, spoken, Path(folder)),
+                    spoken_in(second, spoken, Path(folder)),
+                )
                 rms = float(np.sqrt(np.mean(np.square(whole))))
                 takes: list[tuple[str, list[np.ndarray], int | None]] = [
                     (f"{voice}: whole {first[:12]}…", [whole], None)
@@ -105,7 +108,7 @@ def turn_clips(pauses_s: tuple[float, ...] = (0.5, 0.7, 0.9)) -> list[TurnClip]:
                 for name, parts, resume in takes:
                     samples = np.concatenate([*parts, silence])
                     if voice == "piper in noise":
-                        samples = _noisy(samples, rms, seed=n)
+                        samples = noisy(samples, rms, seed=n)
                     clips.append(
                         TurnClip(
                             name,

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from voicechat.types import AudioClip, Segment
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Segment
 
+CLIP_WINDOW_S = 30.0
+"""Seconds of audio Whisper was trained to see at once."""
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 """Whisper re-decodes at the next temperature when a decode looks repetitive or unsure."""
 
@@ -24,6 +26,10 @@ class DecodeOptions:
     max_tokens: tokens decoded per 30 s window at most; None = the model's limit (224).
     timestamps: decode segment times; without them each clip is one segment and there are
         fewer tokens to decode.
+    window_s: seconds of audio the encoder sees (the clip padded to it, or to the clip's
+        length plus WINDOW_MARGIN_S when longer), where the engine can shorten Whisper's 30 s
+        window (faster-whisper; openai-whisper always encodes 30 s). None: the full window.
+        Text only, at temperature 0.
     """
 
     language: str | None = None
@@ -32,14 +38,42 @@ class DecodeOptions:
     temperatures: tuple[float, ...] = FALLBACK_TEMPERATURES
     max_tokens: int | None = None
     timestamps: bool = True
+    window_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.window_s is not None and (self.timestamps or self.temperatures != (0.0,)):
+            raise ValueError("a shortened window decodes text only, at temperature 0")
+
+
+TAKE_WINDOW_S = 10.0
+"""Seconds of audio Whisper's encoder sees for a spoken take (longer takes: their length
+plus WINDOW_MARGIN_S). The encoder's cost grows faster than the window: on 2 CPU cores
+faster-whisper tiny.en decodes a 3 s take in about 330 ms with the full 30 s, 90 ms with
+10 s, for about the same words (`python benchmarks/asr_window.py`)."""
+WINDOW_MARGIN_S = 1.0
+"""Seconds of silence the encoder sees after a clip longer than the window asked for."""
 
 
 def take_options(language: str | None = None, task: str = "transcribe") -> DecodeOptions:
     """How a spoken take is decoded, where the wait is felt: greedy, never re-decoded at a
-    higher temperature, and text only (a take needs no times)."""
+    higher temperature, text only (a take needs no times), in a window of TAKE_WINDOW_S."""
     return DecodeOptions(
-        language=language, task=task, beam_size=1, temperatures=(0.0,), timestamps=False
+        language=language,
+        task=task,
+        beam_size=1,
+        temperatures=(0.0,),
+        timestamps=False,
+        window_s=TAKE_WINDOW_S,
     )
+
+
+def window_frames(options: DecodeOptions, samples: int, frames_per_s: int = 100) -> int | None:
+    """Mel frames the encoder sees for a clip of `samples` at 16 kHz under `options`, or None
+    for Whisper's full 30 s window (none asked for, or the clip needs it all)."""
+    if options.window_s is None:
+        return None
+    seconds = max(options.window_s, samples / WHISPER_SAMPLE_RATE + WINDOW_MARGIN_S)
+    return None if seconds >= CLIP_WINDOW_S else int(seconds * frames_per_s)
 
 
 @dataclass(frozen=True)
