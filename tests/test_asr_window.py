@@ -100,3 +100,17 @@ def test_silence_in_the_short_window_is_no_text(transcriber: FasterWhisperTransc
     ):
         heard = transcriber.transcribe(AudioClip(samples, WHISPER_SAMPLE_RATE), take_options())
         assert heard.segments == ()
+
+
+def test_a_clear_take_is_heard_surely(
+    transcriber: FasterWhisperTranscriber, speech_dir: Path
+) -> None:
+    from voicechat.asr.longform import TakeTranscriber
+    from voicechat.audio.vad import VoiceActivityDetector
+    from voicechat.end_of_turn import UNSURE_LOGPROB
+
+    hear = TakeTranscriber(transcriber, VoiceActivityDetector(), take_options())
+    heard = hear.heard(take("What is the capital of France?", speech_dir))
+    assert word_error_rate("What is the capital of France?", heard.text) == 0.0
+    assert heard.logprob is not None and UNSURE_LOGPROB < heard.logprob < 0.0
+    assert hear(take("What is the capital of France?", speech_dir)) == heard.text

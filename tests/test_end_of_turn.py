@@ -15,7 +15,7 @@ from voicechat.audio.vad import VoiceActivityDetector
 from voicechat.config import AsrConfig, AudioConfig, LlmConfig
 from voicechat.conversation import Conversation
 from voicechat.early_start import EarlyReply
-from voicechat.end_of_turn import TurnJudge, dangling, make_judge
+from voicechat.end_of_turn import UNSURE_LOGPROB, TurnJudge, dangling, make_judge
 from voicechat.errors import ModelError
 from voicechat.llm.transformers import TransformersChatModel
 from voicechat.models import create_transcriber
@@ -63,6 +63,11 @@ def test_the_judge_ends_a_turn_only_when_every_signal_says_finished() -> None:
     assert both("How many likes does A?", clip).words == 0.0
     assert dangling("Please set a timer for.") and not dangling("What time is it?")
     assert not TurnJudge(lambda text: 0.9, lambda c: 0.2)("Done.", clip).complete
+    # Words speech-to-text was unsure of say nothing, and the silence rule decides.
+    unsure = both("What is the capital of France", clip, logprob=UNSURE_LOGPROB - 0.1)
+    assert unsure.complete is None and unsure.unsure and unsure.words is None
+    assert both("What is the capital of France", clip, logprob=UNSURE_LOGPROB + 0.1).complete
+    assert both("Tell me a", clip, logprob=-3.0).complete is False, "a dangling word still waits"
     assert TurnJudge(None, lambda c: 0.8).signals == "sound"
     assert TurnJudge(lambda text: 0.5, lambda c: 0.8).signals == "words + sound"
 

@@ -2,10 +2,10 @@
 
 A take ends after `audio.silence_ms` of silence (or, with the smart end of turn, at a pause
 judged to finish it). When the speaker has paused for `SPECULATE_MS`, what they said so far is
-transcribed (and judged), and once that transcript is ready a reply to it is started, held:
-written and voiced, but nothing shown or played. If the take ends at that
-pause, the turn releases the reply and it plays at once; if the speaker goes on, it is
-abandoned and leaves no trace.
+transcribed (and judged), and once that transcript is ready a reply to it is started (unless
+the pause is judged unfinished), held: written and voiced, but nothing shown or played. If
+the take ends at that pause, the turn releases the reply and it plays at once; if the
+speaker goes on, it is abandoned and leaves no trace.
 
 The hold is a gate in front of the reply's listener and speaker, so the reply itself runs as
 any other. Three threads meet here: the recorder (pauses and resumptions), the transcription
@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from voicechat.asr.longform import Heard, TakeTranscriber
 from voicechat.audio.playback import AudioSink
 from voicechat.audio.takes import Take
 from voicechat.conversation import Conversation, Hear
@@ -165,6 +166,13 @@ class EarlyReply:
         return self._job.result()
 
 
+def _with_sureness(hear: Hear) -> Callable[[AudioClip], Heard]:
+    """`hear` telling how sure it was, where it can (a TakeTranscriber can)."""
+    if isinstance(hear, TakeTranscriber):
+        return hear.heard
+    return lambda clip: Heard(hear(clip))
+
+
 class EarlyStart:
     """Transcribes a take at each pause and starts a held reply to what was said.
 
@@ -181,7 +189,7 @@ class EarlyStart:
         judge: TurnJudge | None = None,
         judged: Callable[[int, bool | None], None] = lambda at, finished: None,
     ) -> None:
-        self._hear = hear
+        self._heard = _with_sureness(hear)
         self._start = start
         self._judge = judge
         self._judged = judged
@@ -258,18 +266,23 @@ class EarlyStart:
         self._jobs.shutdown(wait=True, cancel_futures=True)
 
     def _at_pause(self, clip: AudioClip) -> str:
-        """Worker: the take's text so far; if the take is still paused there, start the reply."""
+        """Worker: the take's text so far; if the take is still paused there, and the pause is
+        not judged unfinished (the person is then waited for, and will likely go on), start
+        the reply."""
         paused_at = len(clip.samples)
         if self._open_pause != paused_at:
             return ""  # the speaker went on while this waited: nothing to hear it for
-        text = self._hear(clip)
+        heard = self._heard(clip)
+        text = heard.text
+        unfinished = False
         if self._judge is not None and text and self._open_pause == paused_at:
-            verdict = self._judge(text, clip)
+            verdict = self._judge(text, clip, heard.logprob)
             self.verdicts.append(verdict)
             log.debug("verdict at this pause: %s", verdict)
             self._judged(paused_at, verdict.complete)
+            unfinished = verdict.complete is False
         with self._lock:
-            if text and self._open_pause == paused_at and self._reply is None:
+            if text and not unfinished and self._open_pause == paused_at and self._reply is None:
                 self._reply = self._start(text, paused_at)
                 log.debug("reply started at a pause, held: %r", text)
         return text

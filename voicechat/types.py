@@ -52,11 +52,16 @@ class MicBlock:
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of recognised speech; `start` and `end` in seconds from the start of the audio."""
+    """A stretch of recognised speech; `start` and `end` in seconds from the start of the audio.
+
+    logprob: the decode's average log probability per token (how sure speech-to-text was of
+    these words; Whisper takes below -1 for unsure), None where the engine does not say.
+    """
 
     start: float
     end: float
     text: str
+    logprob: float | None = None
 
 
 @dataclass(frozen=True)

@@ -84,12 +84,14 @@ class ClipTranscript:
     language: str
 
     @staticmethod
-    def of(parts: Iterable[tuple[float, float, str]], language: str) -> ClipTranscript:
-        """From an engine's (start s, end s, text) segments; segments with no words are
-        dropped and text is stripped."""
+    def of(
+        parts: Iterable[tuple[float, float, str, float | None]], language: str
+    ) -> ClipTranscript:
+        """From an engine's (start s, end s, text, average log probability per token)
+        segments; segments with no words are dropped and text is stripped."""
         segments = tuple(
-            Segment(float(start), float(end), text.strip())
-            for start, end, text in parts
+            Segment(float(start), float(end), text.strip(), logprob)
+            for start, end, text, logprob in parts
             if text.strip()
         )
         return ClipTranscript(segments=segments, language=language)

@@ -78,7 +78,7 @@ class FasterWhisperTranscriber:
             vad_filter=False,
             **({"max_new_tokens": options.max_tokens} if options.max_tokens else {}),
         )
-        parts = ((s.start, s.end, s.text) for s in segments)
+        parts = ((s.start, s.end, s.text, s.avg_logprob) for s in segments)
         return ClipTranscript.of(parts, info.language)
 
     def _transcribe_in_window(
@@ -130,7 +130,8 @@ class FasterWhisperTranscriber:
             return None
         if result.no_speech_prob > NO_SPEECH_THRESHOLD:
             return None
-        return ClipTranscript.of([(0.0, seconds, text)], language)
+        average_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as `transcribe`
+        return ClipTranscript.of([(0.0, seconds, text, average_logprob)], language)
 
 
 def _load(model: str, device: str, compute_type: str) -> Any:

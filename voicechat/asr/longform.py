@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from voicechat.asr.base import DecodeOptions, Transcriber
@@ -43,12 +43,23 @@ def group_spans(spans: list[SpeechSpan], max_samples: int) -> list[SpeechSpan]:
     return clips
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What a take said. logprob: how sure speech-to-text was of its least sure words (the
+    lowest average log probability per token of its segments), None where not known."""
+
+    text: str
+    logprob: float | None = None
+
+
 def transcribe_take(
     transcriber: Transcriber, vad: VoiceActivityDetector, clip: AudioClip, options: DecodeOptions
-) -> str:
+) -> Heard:
     """The text of a short recording (a spoken take), its speech only, as one line."""
     run = LongFormTranscription(transcriber, vad, options)
-    return " ".join(s.text for s in run.segments([clip.samples])).strip()
+    segments = list(run.segments([clip.samples]))
+    sureness = [s.logprob for s in segments if s.logprob is not None]
+    return Heard(" ".join(s.text for s in segments).strip(), min(sureness, default=None))
 
 
 class TakeTranscriber:
@@ -65,6 +76,10 @@ class TakeTranscriber:
 
     def __call__(self, clip: AudioClip) -> str:
         """The take's text."""
+        return self.heard(clip).text
+
+    def heard(self, clip: AudioClip) -> Heard:
+        """The take's text, and how sure speech-to-text was of it."""
         with self._lock:
             return transcribe_take(self.transcriber, self.vad, clip, self.options)
 
@@ -139,6 +154,7 @@ class LongFormTranscription:
                     start=round(start_s + min(seg.start, clip.duration), 3),
                     end=round(start_s + min(seg.end, clip.duration), 3),
                     text=seg.text,
+                    logprob=seg.logprob,
                 )
             report((offset + clip_span.end) / WHISPER_SAMPLE_RATE)
         return keep_from

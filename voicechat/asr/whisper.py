@@ -52,7 +52,9 @@ class WhisperTranscriber:
             verbose=None,
             **({"sample_len": options.max_tokens} if options.max_tokens else {}),
         )
-        parts = ((s["start"], s["end"], s["text"]) for s in result["segments"])
+        parts = (
+            (s["start"], s["end"], s["text"], s.get("avg_logprob")) for s in result["segments"]
+        )
         return ClipTranscript.of(parts, result.get("language") or "en")
 
 
