@@ -146,7 +146,7 @@ def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-
     )
     print(
         f"{'rule':<34} {'p50 ms':>7} {'max ms':>7} {'slow':>5} {'cut':>7} "
-        f"{'real p50':>9} {'words ms':>9} {'voice ms':>9}"
+        f"{'real p50':>9} {'words ms':>9} {'voice ms':>9} {'unsure':>7}"
     )
     for name, trials in results.items():
         eos = [t.eos_ms for c, t in trials if c.resume is None]
@@ -155,6 +155,7 @@ def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-
         cut = sum(t.cut for t in paused)
         slow = sum(1 for e in eos if e > SILENCE_MS + 100)
         verdicts = [v for _, t in trials for v in t.verdicts]
+        unsure = sum(v.unsure for v in verdicts)
         words = [v.words_ms for v in verdicts if v.words is not None]
         sounds = [v.sound_ms for v in verdicts if v.sound is not None]
         print(
@@ -163,12 +164,21 @@ def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-
             f"{statistics.median(real) if real else float('nan'):>9.0f}"
             f"{statistics.median(words) if words else 0:>10.1f}"
             f"{statistics.median(sounds) if sounds else 0:>10.1f}"
+            f"{unsure:>8}"
         )
     print(f"slow: complete takes that ended more than {SILENCE_MS + 100} ms after speech")
+    print("unsure: verdicts where speech-to-text was too unsure of the words to judge them")
     for name, trials in results.items():
         for c, t in trials:
             if t.cut or (c.resume is None and t.eos_ms > SILENCE_MS + 100):
-                print(f"  {name}: {c.name} {'cut' if t.cut else 'slow'} ({t.eos_ms:.0f} ms)")
+                last = t.verdicts[-1] if t.verdicts else None
+                said = (
+                    f"; last verdict: words {last.words}, voice {last.sound}"
+                    + (", unsure of the words" if last.unsure else "")
+                    if last is not None
+                    else ""
+                )
+                print(f"  {name}: {c.name} {'cut' if t.cut else 'slow'} ({t.eos_ms:.0f} ms{said})")
 
 
 if __name__ == "__main__":
