@@ -12,8 +12,10 @@ Builds (or reuses) the offline models the test suite uses: Whisper tiny.en from 
    and with faster-whisper;
 4. the first audio of a reply spoken from its first clause against from its whole first
    sentence (benchmarks/first_clause.py);
-5. the end of a turn: the silence rule against the smart one (benchmarks/end_of_turn.py);
-6. with --with-random-phi3: a slow language model, Phi-3-mini's shape with random weights
+5. how much of Whisper's window a spoken take needs: words heard right and time per take
+   (benchmarks/asr_window.py);
+6. the end of a turn: the silence rule against the smart one (benchmarks/end_of_turn.py);
+7. with --with-random-phi3: a slow language model, Phi-3-mini's shape with random weights
    (7.6 GB in bf16), and the first token over a growing conversation with the attention
    cache kept between turns and dropped (benchmarks/prompt_cache.py).
 The GPU figures have their own script, benchmarks/gpu.sh.
@@ -146,6 +148,8 @@ def main() -> None:
     print(voicechat("--config", str(fast), "bench", "--turns", str(args.turns)).stdout)
     print("First audio from the first clause against the whole first sentence:")
     print(script(here / "first_clause.py"))
+    print("How much of Whisper's 30 s window a spoken take needs (faster-whisper tiny.en):")
+    print(script(here / "asr_window.py"))
     print("The end of a turn, the silence rule against the smart one:")
     print(script(here / "end_of_turn.py"))
     if args.with_random_phi3:
