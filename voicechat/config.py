@@ -65,6 +65,13 @@ class AsrConfig:
     task: str = _key(
         "transcribe", "translate = any language to English", choices=("transcribe", "translate")
     )
+    take_window_s: float = _key(
+        10.0,
+        "seconds of audio Whisper's encoder sees for a spoken take (faster-whisper); "
+        "30 = Whisper's own window",
+        minimum=1.0,
+        maximum=30.0,
+    )
 
 
 @dataclass(frozen=True)

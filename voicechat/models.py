@@ -158,7 +158,9 @@ def load_models(
         transcriber = asr_job.result() if asr_job is not None else None
         hear = None
         if transcriber is not None:
-            options = take_options(config.asr.language or None, config.asr.task)
+            options = take_options(
+                config.asr.language or None, config.asr.task, config.asr.take_window_s
+            )
             hear = TakeTranscriber(transcriber, VoiceActivityDetector(), options)
         return Models(
             transcriber,

@@ -46,24 +46,27 @@ class DecodeOptions:
 
 
 TAKE_WINDOW_S = 10.0
-"""Seconds of audio Whisper's encoder sees for a spoken take (longer takes: their length
-plus WINDOW_MARGIN_S). The encoder's cost grows faster than the window: on 2 CPU cores
-faster-whisper tiny.en decodes a 3 s take in about 330 ms with the full 30 s, 90 ms with
-10 s, for about the same words (`python benchmarks/asr_window.py`)."""
+"""Seconds of audio Whisper's encoder sees for a spoken take by default (`asr.take_window_s`;
+longer takes: their length plus WINDOW_MARGIN_S). The encoder's cost grows faster than the
+window: on 2 CPU cores faster-whisper tiny.en hears a 3 s take in about 366 ms with the full
+30 s, 100 ms with 10 s, for the same words (`python benchmarks/asr_window.py`)."""
 WINDOW_MARGIN_S = 1.0
 """Seconds of silence the encoder sees after a clip longer than the window asked for."""
 
 
-def take_options(language: str | None = None, task: str = "transcribe") -> DecodeOptions:
+def take_options(
+    language: str | None = None, task: str = "transcribe", window_s: float = TAKE_WINDOW_S
+) -> DecodeOptions:
     """How a spoken take is decoded, where the wait is felt: greedy, never re-decoded at a
-    higher temperature, text only (a take needs no times), in a window of TAKE_WINDOW_S."""
+    higher temperature, text only (a take needs no times), the encoder seeing `window_s`
+    seconds (CLIP_WINDOW_S or more: Whisper's own window)."""
     return DecodeOptions(
         language=language,
         task=task,
         beam_size=1,
         temperatures=(0.0,),
         timestamps=False,
-        window_s=TAKE_WINDOW_S,
+        window_s=window_s if window_s < CLIP_WINDOW_S else None,
     )
 
 
