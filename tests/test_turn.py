@@ -19,6 +19,7 @@ from voicechat.audio.takes import Take
 from voicechat.config import LlmConfig
 from voicechat.conversation import Conversation
 from voicechat.early_start import EarlyReply, EarlyStart
+from voicechat.end_of_turn import TurnJudge
 from voicechat.errors import ModelError
 from voicechat.marks import Stage
 from voicechat.session import Session, SessionStore
@@ -240,5 +241,36 @@ def test_a_take_ending_at_another_pause_gets_that_pauses_transcript_not_the_repl
         assert said.transcript.result(timeout=10) == "so far"
         time.sleep(0.2)
         assert replies == [], "no reply is begun for a take that has already ended"
+    finally:
+        early.shutdown()
+
+
+def test_a_pause_judged_unfinished_starts_no_reply_but_its_transcript_still_answers(
+    tmp_path: Path,
+) -> None:
+    conversation = _conversation(tmp_path, PacedChatModel(REPLY, 0.05), None)
+    replies: list[EarlyReply] = []
+    verdicts: list[tuple[int, bool | None]] = []
+
+    def start(text: str, at: int) -> EarlyReply:
+        replies.append(EarlyReply(conversation, text, at, TurnListener()))
+        return replies[-1]
+
+    # The rule under test is the early start's; the judge's signals are plain scores.
+    judge = TurnJudge(lambda text: 0.01, lambda clip: 0.1)  # both say unfinished
+    early = EarlyStart(
+        lambda clip: "Please set a timer",
+        start,
+        judge,
+        lambda at, done: verdicts.append((at, done)),
+    )
+    try:
+        early.paused(_silence(1.0))
+        _wait_until(lambda: verdicts == [(16000, False)])
+        time.sleep(0.2)
+        assert replies == [], "a pause the person is waited out at starts no reply"
+        said = early.take_ended(_take(16000))  # the take did end there, after the long wait
+        assert said.early is None and said.transcript is not None
+        assert said.transcript.result(timeout=10) == "Please set a timer"
     finally:
         early.shutdown()

@@ -13,16 +13,13 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from voicechat.asr.base import DecodeOptions, Transcriber
+from voicechat.asr.base import CLIP_WINDOW_S, DecodeOptions, Transcriber
 from voicechat.audio.vad import SpeechSpan, VoiceActivityDetector
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Segment
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-
-CLIP_S = 30.0
-"""Seconds; the longest clip Whisper decodes in one pass."""
 
 OPEN_SPAN_MARGIN_S = 0.3
 """A span ending this close to the end of the buffer may continue in the next block."""
@@ -142,7 +139,7 @@ class LongFormTranscription:
         if not final and spans and spans[-1].end >= len(buffer) - margin and spans[-1].start > 0:
             keep_from = spans[-1].start
             spans = spans[:-1]
-        for clip_span in group_spans(spans, int(CLIP_S * WHISPER_SAMPLE_RATE)):
+        for clip_span in group_spans(spans, int(CLIP_WINDOW_S * WHISPER_SAMPLE_RATE)):
             clip = AudioClip(buffer[clip_span.start : clip_span.end], WHISPER_SAMPLE_RATE)
             options = replace(self.options, language=self.language)
             result = self.transcriber.transcribe(clip, options)
