@@ -66,7 +66,7 @@ class FasterWhisperTranscriber:
             options = replace(options, window_s=None)
         segments, info = self._model.transcribe(
             clip.samples,
-            language="en" if self.english_only else options.language,
+            language=language,
             task=options.task,
             beam_size=options.beam_size,
             best_of=options.beam_size,
