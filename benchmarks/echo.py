@@ -86,6 +86,7 @@ class Room:
         self.stopped_at: float | None = None
         self.raw: list[np.ndarray] = []
         self.judged: list[np.ndarray] = []
+        self.kept: list[np.ndarray] = []
         self.cost_s = 0.0
         self.finished = threading.Event()
         """Set once everything has been read."""
@@ -126,6 +127,7 @@ class Room:
         self.cost_s += time.perf_counter() - began
         self.raw.append(raw)
         self.judged.append(block.judged)
+        self.kept.append(block.kept)
         return block
 
 
@@ -200,10 +202,33 @@ def take_hearing() -> Callable[[np.ndarray], str]:
     return lambda samples: take(AudioClip(samples.astype(np.float32), RATE))
 
 
+def echo_alone(room: Room) -> None:
+    """The reply alone in `room`: how much of its echo is removed, from what voice activity
+    judges and from what a take keeps, and whether it starts takes."""
+    false_starts = 0
+    while not room.over:
+        false_starts += take_over(room) is not None
+    raw, judged = np.concatenate(room.raw), np.concatenate(room.judged)
+    kept = np.concatenate(room.kept)
+    settled = slice(RATE, len(raw))
+    before, after, linear = db(raw[settled]), db(judged[settled]), db(kept[settled])
+    cost = room.cost_s * 1000 / (len(raw) / 160)
+    print(f"echo alone: {before:.1f} dB -> {after:.1f} dB after the first second "
+          f"({before - after:.1f} dB removed; first second {db(raw[:RATE]):.1f} -> "
+          f"{db(judged[:RATE]):.1f} dB); {cost:.3f} ms per 10 ms frame")  # fmt: skip
+    print(
+        f"echo alone in what a take keeps: {before:.1f} dB -> {linear:.1f} dB after the first "
+        f"second ({before - linear:.1f} dB removed"
+        + ("; the linear canceller)" if room.filter.linear else "; AEC3's, no linear canceller)")
+    )
+    print(f"echo alone taken for a person: {false_starts} times in {len(raw) / RATE:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--delay-ms", type=float, default=40.0)
     parser.add_argument("--gain", type=float, default=0.6)
+    parser.add_argument("--verbose", action="store_true", help="what each request was heard as")
     args = parser.parse_args()
 
     from tests.support.speech import normalise, speak, word_error_rate
@@ -219,19 +244,7 @@ def main() -> None:
     length = int((ONSET_S + TAIL_S) * RATE) + max(len(r[2]) for r in asked)
     story = set(normalise(" ".join(sentences)).split())
 
-    # The reply alone: how much of its echo is removed, and whether it starts takes.
-    room = Room(reply, np.zeros(length, np.float32), args.delay_ms, args.gain)
-    false_starts = 0
-    while not room.over:
-        false_starts += take_over(room) is not None
-    raw, judged = np.concatenate(room.raw), np.concatenate(room.judged)
-    settled = slice(RATE, len(raw))
-    before, after = db(raw[settled]), db(judged[settled])
-    cost = room.cost_s * 1000 / (len(raw) / 160)
-    print(f"echo alone: {before:.1f} dB -> {after:.1f} dB after the first second "
-          f"({before - after:.1f} dB removed; first second {db(raw[:RATE]):.1f} -> "
-          f"{db(judged[:RATE]):.1f} dB); {cost:.3f} ms per 10 ms frame")  # fmt: skip
-    print(f"echo alone taken for a person: {false_starts} times in {length / RATE:.1f} s")
+    echo_alone(Room(reply, np.zeros(length, np.float32), args.delay_ms, args.gain))
 
     rows = []
     for name, text, voice in asked:
@@ -254,13 +267,18 @@ def main() -> None:
             asked_words = normalise(text).split()
             for key, said in heard.items():
                 row[key] = word_error_rate(text, said)
+                row[f"{key}: heard"] = said
                 row[f"{key}: the reply's words"] = len(
                     [w for w in normalise(said).split() if w in story and w not in asked_words]
                 )
         if said_alone is not None:
             row["alone"] = word_error_rate(text, hear(said_alone.clip.samples))
         rows.append(row)
-        print(".", end="", flush=True)
+        if args.verbose:
+            kept, raw = row.get("kept by the take: heard"), row.get("raw: heard")
+            print(f"{name}: stopped after {row['stopped after']} ms; kept {kept!r}; raw {raw!r}")
+        else:
+            print(".", end="", flush=True)
     print()
     report(rows)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicechat.audio.echo import ECHO_S, FarEnd, MicFilter
+from voicechat.audio.echo import ECHO_S, EchoRemoval, FarEnd, MicFilter, PlayedTimeline
 from voicechat.audio.io import load_audio
 from voicechat.types import AudioClip
 
@@ -85,14 +85,44 @@ def test_a_person_speaking_alone_comes_through(tmp_path: Path) -> None:
     assert abs(_level_db(cleaned[RATE:]) - _level_db(voice[RATE : len(cleaned)])) < 6.0
 
 
-def test_the_take_keeps_the_echo_cancelled_only_while_the_speaker_may_be_in_it(
-    reply: AudioClip, tmp_path: Path
+def test_a_person_talking_over_the_reply_is_kept_whole_and_heard(
+    reply: AudioClip, tmp_path: Path, tiny_en_ct2: Path
 ) -> None:
-    """While the reply plays the take keeps what voice activity judges, its echo removed;
-    once it is over (and ECHO_S), a person is kept as the microphone heard them, not through
-    the canceller, which goes on removing some of them for a while."""
-    from tests.support.speech import speak
+    """While both talk, the take keeps the linear canceller's output: the echo goes, the
+    person stays at their own level, and speech-to-text hears them right."""
+    from tests.support.speech import speak, word_error_rate
+    from voicechat.asr.base import take_options
+    from voicechat.asr.longform import TakeTranscriber
+    from voicechat.audio.vad import VoiceActivityDetector
+    from voicechat.config import AsrConfig
+    from voicechat.models import create_transcriber
 
+    question = "What is the capital of France?"
+    voice = load_audio(speak(question, tmp_path / "q.wav")).samples
+    long_reply = np.concatenate([reply.samples, reply.samples])
+    onset = 2 * RATE
+    mic = _echo(long_reply, len(long_reply))
+    mic[onset : onset + len(voice)] += voice
+    kept = _through_filter(mic, AudioClip(long_reply, RATE), kept=True)
+    echo_alone, person = slice(RATE, onset), slice(onset, onset + len(voice))
+    assert _level_db(mic[echo_alone]) - _level_db(kept[echo_alone]) >= 12.0
+    assert abs(_level_db(kept[person]) - _level_db(voice)) < 3.0
+    asr = AsrConfig(engine="faster-whisper", model=str(tiny_en_ct2))
+    hear = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
+    span = slice(onset - RATE // 4, onset + len(voice) + RATE // 4)
+    assert word_error_rate(question, hear(AudioClip(kept[span], RATE))) <= 1 / 6
+
+
+def test_without_the_linear_canceller_the_take_keeps_aec3_only_while_the_speaker_may_be_heard(
+    reply: AudioClip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where pyaec does not load, the take keeps AEC3's output while the reply plays; once
+    it is over (and ECHO_S), a person is kept as the microphone heard them, not through the
+    canceller, which goes on removing some of them for a while."""
+    from tests.support.speech import speak
+    from voicechat.audio import linear_echo
+
+    monkeypatch.setattr(linear_echo, "available", lambda: False)
     voice = load_audio(speak("What is the capital of France?", tmp_path / "q.wav")).samples
     onset = len(reply.samples) + int((ECHO_S + 0.05) * RATE)
     mic = _echo(reply.samples, onset + len(voice))
@@ -102,6 +132,68 @@ def test_the_take_keeps_the_echo_cancelled_only_while_the_speaker_may_be_in_it(
     kept = _through_filter(mic, reply, kept=True)
     assert _level_db(mic[echo_alone]) - _level_db(kept[echo_alone]) >= 15.0
     assert abs(_level_db(kept[person]) - _level_db(mic[person])) < 3.0
+
+
+def test_a_take_keeps_the_linear_canceller_only_while_it_removes_the_echo() -> None:
+    """The best of the latest windows counts: a person talking over the echo does not turn
+    it off, 5 s of echo it cannot remove do; quiet windows are not judged."""
+    rng = np.random.default_rng(2)
+    echo = rng.normal(0, 3000, (EchoRemoval.WINDOWS + 1, 160)).astype(np.int16)
+    removal = EchoRemoval()
+    for frame in echo[: EchoRemoval.WINDOW_FRAMES]:
+        removal.add(frame, (frame // 10).astype(np.int16))  # 20 dB removed
+    assert removal.enough
+    for _ in range(EchoRemoval.WINDOWS - 1):
+        for frame in echo[: EchoRemoval.WINDOW_FRAMES]:
+            removal.add(frame, frame)  # a person over it: nothing seems removed
+    assert removal.enough
+    for frame in echo[: EchoRemoval.WINDOW_FRAMES]:
+        removal.add((frame // 100).astype(np.int16), np.zeros(160, np.int16))  # too quiet
+    assert removal.enough
+    for frame in echo[: EchoRemoval.WINDOW_FRAMES]:
+        removal.add(frame, frame)
+    assert not removal.enough
+
+
+def test_echo_the_linear_canceller_cannot_follow_leaves_the_take_with_aec3s(
+    reply: AudioClip,
+) -> None:
+    """An echo whose delay jumps every 100 ms (a clock the far end's stamps do not follow)
+    is no steady filtering of what was played: the take keeps AEC3's output, as voice
+    activity judges it."""
+    rng = np.random.default_rng(3)
+    mic = np.zeros(len(reply.samples) + RATE // 2, np.float32)
+    step = RATE // 10
+    for start in range(0, len(reply.samples), step):
+        delay = int(rng.integers(int(0.03 * RATE), int(0.12 * RATE)))
+        part = reply.samples[start : start + step]
+        mic[start + delay : start + delay + len(part)] += 0.6 * part
+    kept = _through_filter(mic, reply, kept=True)
+    judged = _through_filter(mic, reply)
+    settled = slice(2 * RATE, len(reply.samples))
+    assert np.allclose(kept[settled], judged[settled])
+
+
+def test_the_timeline_gives_what_played_over_any_span() -> None:
+    """Frames stamped as they played are read back sample for sample over spans that do not
+    line up with them; silence where nothing played, and before a stream that starts anew."""
+    rng = np.random.default_rng(1)
+    frames = (rng.uniform(-1e4, 1e4, (4, 160))).astype(np.int16)
+    timeline = PlayedTimeline()
+    for i, frame in enumerate(frames):
+        timeline.add(START + i * 0.01, frame)
+    stream = frames.reshape(-1)
+    assert not timeline.over(START - 0.01, 160).any()
+    assert np.array_equal(timeline.over(START + 0.005, 160), stream[80:240])
+    assert np.array_equal(timeline.over(START + 0.015, 160), stream[240:400])
+    tail = timeline.over(START + 0.035, 160)
+    assert np.array_equal(tail[:80], stream[560:]) and not tail[80:].any()
+    later = frames[0]
+    timeline.add(START + 0.1, later)  # 60 ms after the stream's end: silence between
+    assert not timeline.over(START + 0.045, 160).any()
+    assert np.array_equal(timeline.over(START + 0.1, 160), later)
+    timeline.add(START + 5.0, frames[1])  # long after: a stream of its own
+    assert np.array_equal(timeline.over(START + 5.0, 160), frames[1])
 
 
 def test_stopping_keeps_what_was_already_on_its_way_out() -> None:
@@ -121,7 +213,7 @@ def test_clips_played_one_after_another_reach_the_canceller_as_one_stream() -> N
     far_end.played(AudioClip(first, RATE), START)
     far_end.played(AudioClip(second, RATE), START + len(first) / RATE)
     far_end.played(AudioClip(later, RATE), START + 1.0)
-    heard = np.concatenate(far_end.due(START + 2.0)).astype(np.float32) / 32767
+    heard = np.concatenate([f for _, f in far_end.due(START + 2.0)]).astype(np.float32) / 32767
     joined = len(first) + len(second)
     assert np.allclose(heard[:joined], np.concatenate([first, second]), atol=1e-4)
     pad = -joined % 160

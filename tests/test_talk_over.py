@@ -5,10 +5,11 @@ PulseAudio loops the virtual speaker's monitor back into the virtual microphone 
 a room carries a loudspeaker to a laptop's microphone; the person's voice is played into the
 same microphone over it: piper, and a recording of a real person.
 
-Not in the default run yet: on the 2-core machine most runs fail one check: while both
-talk the canceller removes the person with the echo, so the first words said over the reply
-are lost, and the person is recognised only from what leaks through (now and then not at
-all; now and then the reply's own echo is taken for a person). Run it with
+Not in the default run yet: on the 2-core machine about half the runs fail one check: while
+both talk AEC3 removes the person with the echo, so the first words said over the reply are
+lost or garbled. The linear canceller that keeps the person (`audio.linear_echo`) cannot
+follow the echo through these virtual devices (it removes 1-3 dB, so takes keep AEC3's
+output). Run it with
 `VOICECHAT_TEST_TALK_OVER=1 .venv/bin/python -m pytest tests/test_talk_over.py`.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.pulse import play_into_microphone
-from tests.support.speech import normalise, speak
+from tests.support.speech import normalise, speak, word_error_rate
 from tests.support.talk import session_messages
 from tests.support.tmux import TmuxTerminal
 
@@ -82,6 +83,26 @@ def _talk_over(t: TmuxTerminal, pulse: dict[str, str], voice: Path) -> None:
     t.wait_for("(interrupted)", timeout=30, after=turns // 2)
 
 
+def _story_talked_over(
+    open_talk: Callable[..., TmuxTerminal],
+    pulse: dict[str, str],
+    home: Path,
+    session: str,
+    voice: Path,
+) -> list[dict]:  # type: ignore[type-arg]
+    """In a new session, ask for the story and speak `voice` over its reply; once the
+    answer to `voice` has played (and leaked into the microphone for LEAK_S), quit. The
+    session's messages. (A new session each time: the tiny Phi-3 tells the story only with
+    nothing before it.)"""
+    t = open_talk(800, "--hands-free", "--session", session, audio="echo_cancel = true\n")
+    _talk_over(t, pulse, voice)
+    t.wait_for("speech-to-text", timeout=90, after=1)  # the person's turn was answered
+    time.sleep(LEAK_S)  # the answer leaked into the microphone too, and is never answered
+    t.keys("C-d")
+    assert t.wait_exit() == 0
+    return session_messages(home, session)
+
+
 @pytest.mark.skipif(not REAL.is_file(), reason="../shared/clips/real is not here")
 def test_speaking_over_the_reply_stops_it_and_is_answered_and_its_echo_never_is(
     open_talk: Callable[..., TmuxTerminal],
@@ -90,27 +111,15 @@ def test_speaking_over_the_reply_stops_it_and_is_answered_and_its_echo_never_is(
     isolated_home: Path,
     tmp_path: Path,
 ) -> None:
-    t = open_talk(800, "--hands-free", "--session", "over", audio="echo_cancel = true\n")
-    # A real person talks over the story.
-    _talk_over(t, pulse, REAL)
-    t.wait_for("speech-to-text", timeout=90, after=1)  # the real person's turn ended
-    # piper asks a question over the story the next time.
-    _talk_over(t, pulse, speak(FRANCE, tmp_path / "france.wav"))
-    t.wait_for("speech-to-text", timeout=90, after=3)  # the question was answered
-    time.sleep(LEAK_S)  # the answer leaked into the microphone too, and is never answered
-
-    messages = session_messages(isolated_home, "over")
-    said = [m["content"] for m in messages if m["role"] == "user"]
-    replies = [m for m in messages if m["role"] == "assistant"]
-    assert len(said) == 4 and len(replies) == 4, said
-    assert all("long story" in normalise(said[i]) for i in (0, 2)), said
-    heard = normalise(said[1]).split()
-    expected = normalise(REAL_SAID).split()
-    # The first words said over the reply come through the canceller weakened (it is still
-    # removing the reply then), so only most of the words are asked for.
-    assert len(set(heard) & set(expected)) >= 0.5 * len(expected), said[1]
-    assert said[3] == FRANCE, "the question spoken over the reply was heard right"
-    assert replies[0]["interrupted"] and replies[2]["interrupted"], "talked over: stopped"
-    assert replies[3]["content"] and not replies[3]["interrupted"], "and it was answered"
-    t.keys("C-d")
-    assert t.wait_exit() == 0
+    for session, voice, expected in (
+        ("real", REAL, REAL_SAID),
+        ("piper", speak(FRANCE, tmp_path / "france.wav"), FRANCE),
+    ):
+        messages = _story_talked_over(open_talk, pulse, isolated_home, session, voice)
+        said = [m["content"] for m in messages if m["role"] == "user"]
+        replies = [m for m in messages if m["role"] == "assistant"]
+        assert len(said) == 2 and len(replies) == 2, said
+        assert "long story" in normalise(said[0]), said
+        assert word_error_rate(expected, said[1]) <= 0.25, said[1]
+        assert replies[0]["interrupted"], "talked over: stopped"
+        assert replies[1]["content"] and not replies[1]["interrupted"], "and it was answered"

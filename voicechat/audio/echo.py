@@ -1,39 +1,47 @@
 """Cleaning the microphone: WebRTC's echo canceller (AEC3), noise suppression and high-pass
-filter, through livekit's AudioProcessingModule (`voicechat[duplex]`).
+filter, through livekit's AudioProcessingModule, and Speex's linear echo canceller
+(`audio.linear_echo`), all in `voicechat[duplex]`.
 
     speaker ──played(clip, at)──> FarEnd: 10 ms frames at 16 kHz, each with when it played
-    microphone block (captured at) ──> MicFilter.process: for each 10 ms frame, first every
-        far-end frame that had played by the time it was captured (process_reverse_stream),
-        then the frame itself (process_stream) ──> echo cancelled ──> voice activity
-                                                                     └──> the take, while
-                                                                the speaker may be heard
-        the frame through a second module (noise suppression only) ──> the take, after
+    microphone block (captured at) ──> MicFilter.process, for each 10 ms frame:
+        every far-end frame that had played by the frame's end ──> AEC3 (process_reverse_stream)
+                                                              └──> PlayedTimeline
+        the frame ──> AEC3 (process_stream) ──> voice activity (`MicBlock.judged`)
+        the frame, less the echo of what played over it (the linear canceller)
+            ──> noise suppression (a second module) ──> the take (`MicBlock.kept`)
 
 While both talk, AEC3's suppressor removes the person with the echo (measured through
 PulseAudio with the echo as loud as the voice: the person's first half second came out at
--73 dB, the suppressor's floor). Speech-to-text still does better with the cancelled audio
-while the reply plays (from the reply's own level up, the raw microphone makes it write the
-reply's words for the person's), and with the noise-suppressed microphone once the reply has
-stopped (benchmarks/echo.py); so a take keeps the one, then the other (`MicBlock.kept`), and
-voice activity always judges the cancelled audio.
+-73 dB, the suppressor's floor), so a take keeps the linear canceller's output, which keeps
+the person and is what speech-to-text hears best (`audio.linear_echo`). Voice activity
+judges AEC3's output: it removes about 45 dB of echo, so the reply is not taken for a person.
+Without the linear canceller's package a take keeps AEC3's output while the speaker may be
+heard (ECHO_S), and the noise-suppressed microphone after.
 
-The canceller learns the echo path from what was played and when, so the speaker's own
-frames reach it in the order they reached the room, interleaved with the microphone's; the
-delay the devices add on top is found by AEC3 itself (DELAY_HINT_MS is its starting point).
+AEC3 learns the echo path from what was played and when, so the speaker's own frames reach it
+in the order they reached the room, interleaved with the microphone's; the delay the devices
+add on top is found by AEC3 itself (DELAY_HINT_MS is its starting point). The linear
+canceller is handed what played over the very samples it cleans, and covers the devices'
+delay with its length.
 """
 
 from __future__ import annotations
 
 import collections
 import importlib.util
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from voicechat.audio import linear_echo
+from voicechat.audio.linear_echo import LinearEchoCanceller
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, MicBlock
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+log = logging.getLogger(__name__)
 
 FRAME_SAMPLES = WHISPER_SAMPLE_RATE // 100
 """Samples in one 10 ms frame at 16 kHz, the only frame length the module takes."""
@@ -60,6 +68,9 @@ KEEP_S = 2.0
 """Far-end audio older than this (s) when the microphone reads is dropped unread."""
 MAX_FRAMES = 6000
 """Far-end frames held at most (60 s): the oldest go first while nobody reads."""
+MAX_GAP_SAMPLES = WHISPER_SAMPLE_RATE
+"""A frame that plays within this many samples (1 s) after the timeline's end continues it,
+silence between; a later one starts it anew."""
 
 
 def available() -> bool:
@@ -126,11 +137,11 @@ class FarEnd:
             if self._rest is not None and self._rest[0] >= at + STOP_TAIL_S:
                 self._rest = None
 
-    def due(self, by: float) -> list[npt.NDArray[np.int16]]:
-        """The frames that had played by `by` (time.monotonic()), oldest first, taken out;
-        frames over KEEP_S older than `by` are dropped. Nothing is handed out while nothing
-        plays: measured through PulseAudio, filling those gaps with silent frames made the
-        canceller remove 20-40 dB less."""
+    def due(self, by: float) -> list[tuple[float, npt.NDArray[np.int16]]]:
+        """The frames that had played by `by` (time.monotonic()), oldest first, each with
+        when it played, taken out; frames over KEEP_S older than `by` are dropped. Nothing is
+        handed out while nothing plays: measured through PulseAudio, filling those gaps with
+        silent frames made the canceller remove 20-40 dB less."""
         taken = []
         with self._lock:
             if self._rest is not None and self._rest[0] <= by:  # nothing followed it in time
@@ -139,8 +150,105 @@ class FarEnd:
             while self._frames and self._frames[0][0] <= by:
                 at, frame = self._frames.popleft()
                 if at >= by - KEEP_S:
-                    taken.append(frame)
+                    taken.append((at, frame))
         return taken
+
+
+class PlayedTimeline:
+    """The speaker's samples laid out in time, from the frames `FarEnd` hands out, to be read
+    back over any microphone frame's span (the linear canceller needs what played over the
+    very samples it cleans; AEC3 finds the alignment itself)."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._pcm = np.zeros(0, dtype=np.int16)
+        self._start = 0.0
+        """time.monotonic() of `_pcm`'s first sample."""
+
+    def add(self, at: float, frame: npt.NDArray[np.int16]) -> None:
+        """`frame` played from `at` (time.monotonic())."""
+        import numpy as np
+
+        offset = round((at - self._start) * WHISPER_SAMPLE_RATE)
+        if not len(self._pcm) or not 0 <= offset <= len(self._pcm) + MAX_GAP_SAMPLES:
+            self._pcm, self._start = frame.copy(), at
+            return
+        gap = np.zeros(max(0, offset - len(self._pcm)), dtype=np.int16)
+        self._pcm = np.concatenate([self._pcm[:offset], gap, frame])
+
+    def over(self, at: float, samples: int) -> npt.NDArray[np.int16]:
+        """What played over `samples` samples from `at` (silence where nothing did); what
+        played before `at` is forgotten."""
+        import numpy as np
+
+        out = np.zeros(samples, dtype=np.int16)
+        offset = round((at - self._start) * WHISPER_SAMPLE_RATE)
+        first, last = max(0, offset), min(len(self._pcm), offset + samples)
+        if first < last:
+            out[first - offset : last - offset] = self._pcm[first:last]
+        if offset > 0:
+            self._pcm = self._pcm[offset:]
+            self._start += offset / WHISPER_SAMPLE_RATE
+        return out
+
+
+class EchoRemoval:
+    """How much echo the linear canceller has removed lately, from the microphone's frames
+    while the speaker may be heard: the best of the latest WINDOWS windows of WINDOW_FRAMES
+    frames (a person talking over the echo lowers what a window shows, not what the canceller
+    can do). It cancels only echo that is a steady filtering of what it is told was played,
+    sample for sample: through PulseAudio's virtual devices, told of pygame's clips as they
+    were queued (their sound reached the microphone 65-110 ms later, the delay wandering
+    within a sentence), it removed 1-3 dB, where offline it removes over 20; there the take
+    keeps AEC3's output, as it does without the canceller."""
+
+    WINDOW_FRAMES = 20
+    """Frames (10 ms) per window."""
+    WINDOWS = 25
+    """Windows remembered (5 s of echo)."""
+    ENOUGH_DB = 10.0
+    """dB the canceller must have removed in one of them for a take to keep its output."""
+    FLOOR = 1e4
+    """Mean square (16-bit) below which a window is too quiet to judge (about -50 dBFS)."""
+
+    def __init__(self) -> None:
+        self._window = [0.0, 0.0, 0]
+        """Energy in, energy out, frames so far."""
+        self._removed_db: collections.deque[float] = collections.deque(maxlen=self.WINDOWS)
+
+    def add(self, heard: npt.NDArray[np.int16], cancelled: npt.NDArray[np.int16]) -> None:
+        """A frame the microphone heard while the speaker may be heard, and the canceller's
+        output for it."""
+        import numpy as np
+
+        window = self._window
+        window[0] += float(np.mean(np.square(heard, dtype=np.float64)))
+        window[1] += float(np.mean(np.square(cancelled, dtype=np.float64)))
+        window[2] += 1
+        if window[2] < self.WINDOW_FRAMES:
+            return
+        energy_in, energy_out, frames = window
+        self._window = [0.0, 0.0, 0]
+        if energy_in / frames >= self.FLOOR:
+            self._removed_db.append(10 * float(np.log10(energy_in / max(energy_out, 1e-9))))
+
+    @property
+    def enough(self) -> bool:
+        """Whether the canceller has lately removed ENOUGH_DB in some window."""
+        return max(self._removed_db, default=0.0) >= self.ENOUGH_DB
+
+
+def _linear_canceller() -> LinearEchoCanceller | None:
+    """The linear canceller for what a take keeps, where its package loads (else None: the
+    take keeps AEC3's output while the speaker may be heard)."""
+    if not linear_echo.available():
+        return None
+    try:
+        return LinearEchoCanceller(FRAME_SAMPLES)
+    except (ImportError, OSError, AttributeError):  # pyaec without its library for this CPU
+        log.warning("the linear echo canceller did not load", exc_info=True)
+        return None
 
 
 def _whole_frames(pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
@@ -183,6 +291,10 @@ class MicFilter:
             else None
         )
         self._far_end = far_end
+        self._linear = _linear_canceller() if self.echo_cancel else None
+        self._played = PlayedTimeline()
+        self._removal = EchoRemoval()
+        self._kept_linear = False
         self.settling = False
         """The latest block was captured within SETTLE_S of the speaker starting from silence:
         the canceller may still let its echo through."""
@@ -210,27 +322,46 @@ class MicFilter:
             self.settling = captured_at - self._far_end.started_at < SETTLE_S
         for i in range(count):
             at = first_at + i * FRAME_S
+            part = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
             if self.echo_cancel and self._far_end is not None:
-                for far in self._far_end.due(at):
+                for played_at, far in self._far_end.due(at + FRAME_S):
                     self._apm.process_reverse_stream(self._frame(far))
+                    self._played.add(played_at, far)
                     self._echo_until = at + ECHO_S
                 self._apm.set_stream_delay_ms(DELAY_HINT_MS)
-            part = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
             judged[part] = self._through(self._apm, pcm[part])
             if kept is not judged:
-                echo = at < self._echo_until
-                suppressed = self._keep_apm is not None and not echo
-                kept[part] = (
-                    judged[part] if echo
-                    else self._through(self._keep_apm, pcm[part]) if suppressed
-                    else pcm[part]
-                )  # fmt: skip
-                if echo and self._keep_apm is not None:
-                    self._through(self._keep_apm, pcm[part])  # its noise estimate goes on
+                kept[part] = self._kept(pcm[part], judged[part], at)
+        if self.linear != self._kept_linear:
+            self._kept_linear = self.linear
+            log.debug("takes keep %s", "the linear canceller's output" if self.linear else "AEC3's")
         cleaned = (judged / np.float32(32767)).astype(np.float32)
         if kept is judged:
             return MicBlock.alone(cleaned)
         return MicBlock((kept / np.float32(32767)).astype(np.float32), cleaned)
+
+    def _kept(
+        self, heard: npt.NDArray[np.int16], judged: npt.NDArray[np.int16], at: float
+    ) -> npt.NDArray[np.int16]:
+        """What a take keeps of the frame `heard` from `at`, AEC3 having made `judged` of it:
+        the linear canceller's output once it removes enough echo, else AEC3's while the
+        speaker may be heard, else the microphone; noise-suppressed but for AEC3's."""
+        echo = at < self._echo_until
+        linear = None
+        if self._linear is not None:
+            linear = self._linear.cancel(heard, self._played.over(at, FRAME_SAMPLES))
+            if echo:
+                self._removal.add(heard, linear)
+        if linear is not None and self._removal.enough:
+            heard = linear
+        suppressed = heard if self._keep_apm is None else self._through(self._keep_apm, heard)
+        return judged if echo and heard is not linear else suppressed
+
+    @property
+    def linear(self) -> bool:
+        """Whether what a take keeps goes through the linear canceller now (else, while the
+        speaker may be heard, AEC3's output, as voice activity judges it)."""
+        return self._linear is not None and self._removal.enough
 
     def _through(self, apm: Any, pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """One 10 ms frame through `apm`."""
