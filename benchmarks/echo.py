@@ -2,7 +2,7 @@
 speech-to-text makes of a request spoken over it, how fast that request is taken for a
 person, and what the filter costs.
 
-    python benchmarks/echo.py [--delay-ms 40] [--gain 0.6]
+    python benchmarks/echo.py [--delay-ms 40] [--gain 0.6] [--verbose]
 
 The reply is piper speaking the tiny Phi-3's long story, sentence by sentence; it reaches
 the microphone `--delay-ms` later at `--gain`, with a second reflection 50 ms after that at
@@ -15,7 +15,9 @@ take, the reply's sound is stopped STOP_S later, as the talk loop stops it (what
 devices hold, STOP_TAIL_S, still plays). Then the take is heard as talk hears one
 (faster-whisper tiny.en int8 through the take transcriber), and, over the same span, the raw
 microphone and the echo-cancelled audio voice activity judged; words of the reply in what it
-heard (and not in the request) are counted too. All offline, in one run; the end-to-end
+heard (and not in the request) are counted too. The echo alone is measured in what voice
+activity judges (AEC3) and in what a take keeps (the linear canceller, once it removes
+enough). `--verbose` shows what each request was heard as. All offline, in one run; the end-to-end
 check through PulseAudio is tests/test_talk_over.py.
 """
 
@@ -275,8 +277,9 @@ def main() -> None:
             row["alone"] = word_error_rate(text, hear(said_alone.clip.samples))
         rows.append(row)
         if args.verbose:
-            kept, raw = row.get("kept by the take: heard"), row.get("raw: heard")
-            print(f"{name}: stopped after {row['stopped after']} ms; kept {kept!r}; raw {raw!r}")
+            in_take, in_raw = row.get("kept by the take: heard"), row.get("raw: heard")
+            print(f"{name}: stopped after {row['stopped after']} ms; take {in_take!r}; "
+                  f"raw {in_raw!r}")  # fmt: skip
         else:
             print(".", end="", flush=True)
     print()
