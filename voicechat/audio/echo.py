@@ -199,11 +199,10 @@ class EchoRemoval:
     frames (a person talking over the echo lowers what a window shows, not what the canceller
     can do). It cancels only echo that is a steady filtering of what it is told was played,
     sample for sample. Through PulseAudio's virtual devices, pygame playing the reply, it
-    removed 2-7 dB (over 20 offline): cross-correlation put the echo 65-180 ms after the far
-    end's stamps, moving from one quarter second to the next, while the microphone's capture
-    times kept within 5 ms of the clock and a tone came through it unbroken. So when each
-    sample really plays is not known well enough there, and the take keeps AEC3's output,
-    which finds and follows the delay itself, as it does without the canceller."""
+    removed 2-7 dB (over 20 offline), for a reason not yet found (benchmarks/RESULTS.md:
+    the microphone keeps time, a tone comes through both ways at its own pitch), so there
+    the take keeps AEC3's output, which follows what it cannot model, as it does without
+    the canceller."""
 
     WINDOW_FRAMES = 20
     """Frames (10 ms) per window."""
