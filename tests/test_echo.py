@@ -220,3 +220,52 @@ def test_clips_played_one_after_another_reach_the_canceller_as_one_stream() -> N
     assert not heard[joined : joined + pad].any()
     assert np.allclose(heard[joined + pad : joined + pad + len(later)], later, atol=1e-4)
     assert far_end.started_at == START + 1.0, "after a gap the delay is found anew"
+
+
+def test_through_the_virtual_devices_the_linear_canceller_follows_what_the_speaker_played(
+    pulse: dict[str, str], reply: AudioClip
+) -> None:
+    """voicechat's own speaker plays into the virtual microphone while its microphone, at the
+    device's 44.1 kHz resampled to 16 kHz, reads through the filter: the linear canceller is
+    handed what played over each frame, so it removes the echo (it cannot when a block's
+    capture time is taken from the device block instead of the resampled samples, which the
+    resampler hands out in uneven bursts)."""
+    import subprocess
+    import threading
+    import time
+
+    from voicechat.audio.capture import Microphone
+    from voicechat.audio.playback import Speaker
+
+    env = {**__import__("os").environ, **pulse}
+    subprocess.run(["pactl", "set-default-sink", "vmic_sink"], env=env, check=True)
+    far_end = FarEnd()
+    clean = MicFilter(echo_cancel=True, noise_suppression=False, far_end=far_end)
+    mic = Microphone("", clean)
+    speaker = Speaker("", far_end)
+    levels: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            block = mic.read(timeout=0.2)
+            if block is not None and len(block.kept):
+                levels.append((mic.level_db, 20 * float(np.log10(np.std(block.kept) + 1e-9))))
+
+    mic.start()
+    listener = threading.Thread(target=listen)
+    listener.start()
+    try:
+        for _ in range(3):
+            speaker.play(reply)
+        speaker.wait()
+    finally:
+        time.sleep(0.2)
+        done.set()
+        listener.join()
+        mic.close()
+        speaker.close()
+        subprocess.run(["pactl", "set-default-sink", "vspeaker"], env=env, check=False)
+    assert clean.linear, "the linear canceller never removed 10 dB of echo"
+    later = [raw - kept for raw, kept in levels[len(levels) // 2 :] if raw > -40]
+    assert later and float(np.median(later)) >= 12.0, f"{np.median(later):.1f} dB removed"

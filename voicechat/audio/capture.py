@@ -24,6 +24,9 @@ REANCHOR_S = 0.5
 """Seconds by which a block may arrive later than the device's own sample clock says before
 that clock is set again (samples were lost: an overrun, a device that paused). A callback
 run late on a busy machine is not such a case: its samples were captured on time."""
+GAP_S = 0.001
+"""Seconds between the end of one device block read and the start of the next beyond which
+the second starts a new count of resampled samples (`Microphone._resampled_until`)."""
 STALL_S = 0.5
 """Seconds without a block, once blocks have been coming, after which the device counts as
 gone. Blocks come every BLOCK_S (in pairs through ALSA's PulseAudio plugin); a PulseAudio
@@ -52,6 +55,14 @@ class Microphone:
         self._clock: tuple[float, int] | None = None
         """(time.monotonic() of the device's sample 0, samples since): capture times counted
         on the device's steady sample clock, not on when the callback happened to run."""
+        self._resampled: tuple[float, float] | None = None
+        """(when the first 16 kHz sample counted was captured, samples counted since): the
+        resampler hands out its samples in uneven bursts (540 for one 32 ms block at 44.1
+        kHz, none for another), so a resampled block's capture time is counted in its own
+        samples, from the last block that did not follow the one read before."""
+        self._read_until: float | None = None
+        """Capture time of the last device sample read (a block that does not start there
+        follows a gap: blocks dropped, the clock set again)."""
 
     @property
     def settling(self) -> bool:
@@ -130,11 +141,25 @@ class Microphone:
         rms = float(np.sqrt(np.mean(np.square(block)))) if len(block) else 0.0
         self.level_db = 20 * float(np.log10(rms)) if rms > 1e-5 else -100.0
         if self._resampler is not None:
+            start = captured_at - len(block) / self.device.rate
             block = self._resampler.resample_chunk(block)
+            captured_at = self._resampled_until(start, captured_at, len(block))
         block = np.asarray(block, dtype=np.float32)
         if self.clean is None:
             return MicBlock.alone(block)
         return self.clean.process(block, captured_at)
+
+    def _resampled_until(self, start: float, end: float, samples: int) -> float:
+        """When the last of `samples` resampled samples was captured, the device block they
+        came from running from `start` to `end`: counted on from the samples read before,
+        unless the block does not follow the last one read."""
+        follows = self._read_until is not None and abs(start - self._read_until) < GAP_S
+        self._read_until = end
+        if self._resampled is None or not follows:
+            self._resampled = (start, 0.0)
+        first, counted = self._resampled
+        self._resampled = (first, counted + samples)
+        return first + (counted + samples) / WHISPER_SAMPLE_RATE
 
     def close(self) -> None:
         """Close the stream."""
