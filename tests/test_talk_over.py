@@ -5,11 +5,12 @@ PulseAudio loops the virtual speaker's monitor back into the virtual microphone 
 a room carries a loudspeaker to a laptop's microphone; the person's voice is played into the
 same microphone over it: piper, and a recording of a real person.
 
-Not in the default run yet: on the 2-core machine about half the runs fail one check: while
-both talk AEC3 removes the person with the echo, so the first words said over the reply are
-lost or garbled. The linear canceller that keeps the person (`audio.linear_echo`) cannot
-follow the echo through these virtual devices (it removes 1-3 dB, so takes keep AEC3's
-output). Run it with
+The real person's test is in the default run: it passed 9 runs of 9 on the 2-core machine
+once a resampled microphone block's capture time was counted in its own samples (the linear
+canceller, which keeps the person, then removes 15-30 dB here). piper talking over piper's
+own reply is not yet reliable: AEC3, which voice activity judges, takes the same voice for
+echo and removes it, so the talking over is now and then never recognised, or its first
+words lost. Run that one with
 `VOICECHAT_TEST_TALK_OVER=1 .venv/bin/python -m pytest tests/test_talk_over.py`.
 """
 
@@ -36,11 +37,11 @@ pytestmark = [
         __import__("importlib").util.find_spec("livekit") is None,
         reason="the duplex extra (livekit) is not installed",
     ),
-    pytest.mark.skipif(
-        os.environ.get("VOICECHAT_TEST_TALK_OVER") != "1",
-        reason="not yet reliable (see its module docstring); VOICECHAT_TEST_TALK_OVER=1 runs it",
-    ),
 ]
+OPT_IN = pytest.mark.skipif(
+    os.environ.get("VOICECHAT_TEST_TALK_OVER") != "1",
+    reason="not yet reliable (see its module docstring); VOICECHAT_TEST_TALK_OVER=1 runs it",
+)
 
 STORY = "Tell me a long story."
 FRANCE = "What is the capital of France?"
@@ -103,23 +104,35 @@ def _story_talked_over(
     return session_messages(home, session)
 
 
+def _check_talked_over(messages: list[dict], expected: str) -> None:  # type: ignore[type-arg]
+    said = [m["content"] for m in messages if m["role"] == "user"]
+    replies = [m for m in messages if m["role"] == "assistant"]
+    assert len(said) == 2 and len(replies) == 2, said
+    assert "long story" in normalise(said[0]), said
+    assert word_error_rate(expected, said[1]) <= 0.25, said[1]
+    assert replies[0]["interrupted"], "talked over: stopped"
+    assert replies[1]["content"] and not replies[1]["interrupted"], "and it was answered"
+
+
 @pytest.mark.skipif(not REAL.is_file(), reason="../shared/clips/real is not here")
-def test_speaking_over_the_reply_stops_it_and_is_answered_and_its_echo_never_is(
+def test_a_person_speaking_over_the_reply_stops_it_and_is_answered_and_its_echo_never_is(
+    open_talk: Callable[..., TmuxTerminal],
+    pulse: dict[str, str],
+    speaker_leaks: None,
+    isolated_home: Path,
+) -> None:
+    messages = _story_talked_over(open_talk, pulse, isolated_home, "real", REAL)
+    _check_talked_over(messages, REAL_SAID)
+
+
+@OPT_IN
+def test_the_same_synthetic_voice_speaking_over_the_reply_stops_it_and_is_answered(
     open_talk: Callable[..., TmuxTerminal],
     pulse: dict[str, str],
     speaker_leaks: None,
     isolated_home: Path,
     tmp_path: Path,
 ) -> None:
-    for session, voice, expected in (
-        ("real", REAL, REAL_SAID),
-        ("piper", speak(FRANCE, tmp_path / "france.wav"), FRANCE),
-    ):
-        messages = _story_talked_over(open_talk, pulse, isolated_home, session, voice)
-        said = [m["content"] for m in messages if m["role"] == "user"]
-        replies = [m for m in messages if m["role"] == "assistant"]
-        assert len(said) == 2 and len(replies) == 2, said
-        assert "long story" in normalise(said[0]), said
-        assert word_error_rate(expected, said[1]) <= 0.25, said[1]
-        assert replies[0]["interrupted"], "talked over: stopped"
-        assert replies[1]["content"] and not replies[1]["interrupted"], "and it was answered"
+    voice = speak(FRANCE, tmp_path / "france.wav")
+    messages = _story_talked_over(open_talk, pulse, isolated_home, "piper", voice)
+    _check_talked_over(messages, FRANCE)

@@ -198,11 +198,11 @@ class EchoRemoval:
     while the speaker may be heard: the best of the latest WINDOWS windows of WINDOW_FRAMES
     frames (a person talking over the echo lowers what a window shows, not what the canceller
     can do). It cancels only echo that is a steady filtering of what it is told was played,
-    sample for sample. Through PulseAudio's virtual devices, pygame playing the reply, it
-    removed 2-7 dB (over 20 offline), for a reason not yet found (benchmarks/RESULTS.md:
-    the microphone keeps time, a tone comes through both ways at its own pitch), so there
-    the take keeps AEC3's output, which follows what it cannot model, as it does without
-    the canceller."""
+    sample for sample: with the microphone's frames placed a block off (see
+    `audio.capture.Microphone._resampled_until`) it removed 1-7 dB through PulseAudio, and
+    now 15-30 dB. Where it does not reach ENOUGH_DB (devices whose timing it cannot follow)
+    the take keeps AEC3's output, which finds and follows a moving delay itself, as it does
+    without the canceller."""
 
     WINDOW_FRAMES = 20
     """Frames (10 ms) per window."""
