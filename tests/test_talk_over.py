@@ -8,7 +8,7 @@ same microphone over it: piper, and a recording of a real person.
 The real person's test is in the default run: it passed 30 runs of 31 on the 2-core machine
 (the other's cause was not kept) once a resampled microphone block's capture time was
 counted in its own samples (the linear canceller, which keeps the person, then removes
-15-30 dB here). piper talking over piper's own reply is not yet reliable: AEC3, which voice
+7-30 dB here). piper talking over piper's own reply is not yet reliable: AEC3, which voice
 activity judges, takes the same voice for echo and removes it, so the talking over is now
 and then never recognised, or its first words lost. Run that one with
 `VOICECHAT_TEST_TALK_OVER=1 .venv/bin/python -m pytest tests/test_talk_over.py`.

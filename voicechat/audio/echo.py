@@ -200,7 +200,7 @@ class EchoRemoval:
     can do). It cancels only echo that is a steady filtering of what it is told was played,
     sample for sample: with the microphone's frames placed a block off (see
     `audio.capture.Microphone._resampled_until`) it removed 1-7 dB through PulseAudio, and
-    now 15-30 dB. Where it does not reach ENOUGH_DB (devices whose timing it cannot follow)
+    now 7-30 dB. Where it does not reach ENOUGH_DB (devices whose timing it cannot follow)
     the take keeps AEC3's output, which finds and follows a moving delay itself, as it does
     without the canceller."""
 
