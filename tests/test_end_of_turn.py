@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.turn_clips import CUT_QUESTIONS, TurnClip, replay, turn_clips
+from tests.support.turn_clips import (
+    CUT_QUESTIONS,
+    TurnClip,
+    recorded_clips,
+    replay,
+    turn_clips,
+)
 from voicechat.asr.base import take_options
 from voicechat.asr.longform import TakeTranscriber
 from voicechat.audio.smart_turn import SmartTurn, find_model
@@ -25,6 +31,7 @@ from voicechat.types import AudioClip
 
 pytestmark = pytest.mark.slow
 KNOWN = 4
+REAL_DIGITS = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "vosk.wav"
 """The first CUT_QUESTIONS are those the tiny Phi-3 was trained on."""
 
 
@@ -62,6 +69,9 @@ def test_the_judge_ends_a_turn_only_when_every_signal_says_finished() -> None:
     # A last word no sentence ends on needs no model: the words say unfinished.
     assert both("How many likes does A?", clip).words == 0.0
     assert dangling("Please set a timer for.") and not dangling("What time is it?")
+    # A number Whisper leaves open is read out in groups; one it closes may end a request.
+    assert dangling("1 0 0 1") and dangling("My number is 07700 900")
+    assert not dangling("Wake me up at 630.") and not dangling("What is 7 times 8?")
     assert not TurnJudge(lambda text: 0.9, lambda c: 0.2)("Done.", clip).complete
     # Words speech-to-text was unsure of say nothing, and the silence rule decides.
     unsure = both("What is the capital of France", clip, logprob=UNSURE_LOGPROB - 0.1)
@@ -126,3 +136,30 @@ def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_
     # hold one finished question for the silence rule, never more.
     assert sum(ended_early) >= len(ended_early) - 1, ended_early
     assert not SessionStore(tmp_path).exists("t"), "replies begun at pauses left no trace"
+
+
+@pytest.mark.skipif(not REAL_DIGITS.is_file(), reason="../shared/clips/real is not here")
+def test_a_real_person_reading_digits_in_groups_is_not_cut_at_the_pauses(
+    chat: TransformersChatModel, tiny_en_ct2: Path, smart_turn_onnx: Path, tmp_path: Path
+) -> None:
+    """vosk.wav: digits read in three groups with 1.4 s pauses, longer than the silence rule
+    waits. Smart Turn hears the first group as finished (0.99); Whisper leaves it without a
+    final mark ("1 0 0 1"), which holds the take."""
+    asr = AsrConfig(engine="faster-whisper", model=str(tiny_en_ct2), device="cpu")
+    hear = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
+    conversation = Conversation(
+        llm=LlmConfig(), model=chat, store=SessionStore(tmp_path), session=Session("t"), hear=hear
+    )
+
+    def start(text: str, at: int) -> EarlyReply:
+        return EarlyReply(conversation, text, at, TurnListener())
+
+    judge = TurnJudge(chat.end_probability, SmartTurn(smart_turn_onnx))
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text("vosk.wav\tpauses\n")
+    (turn,) = recorded_clips(manifest, REAL_DIGITS.parent)
+    trial = replay(turn, hear, start, judge, silence_ms=800)
+    assert not trial.cut, trial.verdicts
+    assert trial.verdicts and any(v.dangling for v in trial.verdicts)
+    # The same take with the silence rule alone is cut at the first pause.
+    assert replay(turn, hear, start, None, silence_ms=800).cut
