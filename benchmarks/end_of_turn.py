@@ -12,7 +12,7 @@ folder of yours with `--clips DIR` and a manifest (`file<TAB>complete|pauses` pe
 
 Every rule runs on every take in one run: the silence rule (audio.silence_ms = 800), and the
 smart end of turn with the voice alone (Smart Turn v3.2), and for each words model the words
-alone and words + voice, each words model with the threshold calibrated to it
+alone and words + voice, each words model with the thresholds calibrated to it
 (voicechat/turn_calibration.py). Speech-to-text: faster-whisper tiny.en, int8.
 End of speech is where the take's last speech ends; a take that ended before its last
 stretch of speech began was cut.
@@ -126,12 +126,10 @@ def build_rules(
         chat = TransformersChatModel(LlmConfig(model=str(path), device="cpu"))
         calibration = calibration_for(str(path), chat.end_probabilities, print)
         print(f"{name}: {calibration.describe()}")
-        threshold = calibration.threshold
-        rules[f"smart, words ({name})"] = TurnJudge(chat.end_probability, None, threshold)
+        band = (calibration.threshold, calibration.finished_from)
+        rules[f"smart, words ({name})"] = TurnJudge(chat.end_probability, None, *band)
         if sound is not None:
-            rules[f"smart, words ({name}) + voice"] = TurnJudge(
-                chat.end_probability, sound, threshold
-            )
+            rules[f"smart, words ({name}) + voice"] = TurnJudge(chat.end_probability, sound, *band)
     return rules
 
 

@@ -40,8 +40,27 @@ def test_the_threshold_keeps_97_percent_of_whole_requests() -> None:
     scores = [i / 100 for i in range(100)]  # 0.00 … 0.99
     assert choose_threshold(scores) == 0.03  # three below, 97 at or above
     assert choose_threshold([0.5]) == 0.5
+    assert choose_threshold(scores, 0.90) == 0.10  # ten below, 90 at or above
     made = calibrate("m", lambda texts: [0.9 if " " in t else 0.5 for t in texts], "a b | c\nd\n")
     assert made.threshold == 0.5 and made.complete_kept == 1.0 and made.requests == 2
+    assert made.finished_from == 0.5
+
+
+def test_words_between_the_two_thresholds_say_neither() -> None:
+    yes, no = (lambda clip: 0.95), (lambda clip: 0.1)
+
+    def judge(words: float, sound: object = yes) -> bool | None:
+        made = TurnJudge(lambda text: words, sound, 0.01, 0.05)  # type: ignore[arg-type]
+        return made("Remind me to water", SILENT).complete
+
+    assert judge(0.2) is True
+    # Few whole requests score this low: the voice alone cannot end the take at once.
+    assert judge(0.02) is None
+    assert judge(0.02, no) is None
+    assert judge(0.005, no) is False
+    assert TurnJudge(lambda text: 0.02, None, 0.01, 0.05)("Water", SILENT).complete is None
+    # An upper threshold below the lower one is the lower one.
+    assert TurnJudge(lambda text: 0.02, None, 0.01, 0.0).words_finished == 0.01
 
 
 def test_the_verdict_is_never_slower_than_silence_when_the_signals_disagree() -> None:
@@ -71,6 +90,7 @@ def test_a_real_instruct_model_is_calibrated_once_and_kept(smollm2: Path, tmp_pa
     made = calibration_for(str(smollm2), chat.end_probabilities, notices.append)
     assert len(notices) == 1 and "calibrating" in notices[0]
     assert made.complete_kept >= 0.97
+    assert made.finished_from >= made.threshold
     # SmolLM2 was trained on none of these requests, and separates whole from cut ones.
     assert made.cut_caught >= 0.8, made
     assert cache_path(str(smollm2)).is_file()

@@ -6,7 +6,9 @@ early transcript and the take's audio are judged:
 - the words: a transcript that ends on a word that cannot end an English sentence (an
   article, a preposition, a conjunction, an auxiliary: "the", "of", "and", "does") is not
   finished; otherwise the language model already loaded scores how likely it is a whole
-  message, against a threshold calibrated to that model (`turn_calibration`);
+  message, against two thresholds calibrated to that model (`turn_calibration`): below the
+  lower the words say unfinished, from the upper on finished, between them they say
+  neither (a score few whole requests get is no evidence either way);
 - the sound: Smart Turn v3 scores whether the voice sounds finished, where its model is found.
 
 One verdict per pause, never slower than the silence rule when the signals disagree:
@@ -112,12 +114,18 @@ class TurnJudge:
         words: Callable[[str], float] | None,
         sound: Callable[[AudioClip], float] | None,
         words_threshold: float = WORDS_THRESHOLD,
+        words_finished: float | None = None,
     ) -> None:
+        """words_threshold: the words say unfinished below it; words_finished: they say
+        finished at or above it (by default the same), and neither between the two."""
         if words is None and sound is None:
             raise ValueError("a judge needs the words, the sound, or both")
         self._words = words
         self._sound = sound
         self.words_threshold = words_threshold
+        self.words_finished = max(
+            words_threshold, words_threshold if words_finished is None else words_finished
+        )
 
     @property
     def signals(self) -> str:
@@ -143,18 +151,19 @@ class TurnJudge:
             sound = self._sound(clip)
         done = time.perf_counter()
         said = [
-            s >= threshold
-            for s, threshold in ((words, self.words_threshold), (sound, SOUND_THRESHOLD))
-            if s is not None
+            self._says(words) if words is not None else None,
+            sound >= SOUND_THRESHOLD if sound is not None else None,
         ]
+        heard = [s for s in said if s is not None]
+        scored_signals = sum(s is not None for s in (words, sound))
         complete: bool | None = None
         if ends_dangling:
             complete = False
         elif unsure:
             complete = None
-        elif all(said):
+        elif len(heard) == scored_signals and all(heard):
             complete = True
-        elif len(said) == 2 and not any(said):
+        elif len(heard) == 2 and not any(heard):
             complete = False
         return Verdict(
             complete,
@@ -165,6 +174,12 @@ class TurnJudge:
             ends_dangling,
             unsure,
         )
+
+    def _says(self, words: float) -> bool | None:
+        """What a words score says: finished (True), unfinished (False) or neither (None)."""
+        if words >= self.words_finished:
+            return True
+        return False if words < self.words_threshold else None
 
 
 def check_turn_model(audio: AudioConfig) -> None:
@@ -186,13 +201,14 @@ def make_judge(
     from voicechat.audio.smart_turn import SmartTurn, find_model
 
     words = None
-    threshold = WORDS_THRESHOLD
+    threshold = finished = WORDS_THRESHOLD
     if isinstance(chat, ScoresMessageEnds):
         from voicechat.turn_calibration import calibration_for
 
         words = chat.end_probability
         name = str(getattr(chat, "model_name", ""))
-        threshold = calibration_for(name, chat.end_probabilities, on_notice).threshold
+        calibration = calibration_for(name, chat.end_probabilities, on_notice)
+        threshold, finished = calibration.threshold, calibration.finished_from
     path = find_model(audio.turn_model)
     sound = SmartTurn(path) if path is not None else None
     if sound is None:
@@ -206,4 +222,4 @@ def make_judge(
             "words); takes end after audio.silence_ms of silence"
         )
         return None
-    return TurnJudge(words, sound, threshold)
+    return TurnJudge(words, sound, threshold, finished)

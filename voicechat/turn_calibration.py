@@ -3,9 +3,12 @@
 How likely a model thinks a message ends at the last word said depends on the model: one
 gives "How do I get to Dublin" 0.26 and another 0.9, so no fixed threshold holds. On first
 use with a model, every request in `data/requests.txt` is scored whole and cut where it
-cannot end; the threshold is the highest that still calls KEEP_COMPLETE of the whole ones
-finished. It is cached per model in voicechat's data folder (`end-of-turn/`), so later
-starts read it.
+cannot end. Two thresholds come from the whole ones: below the lower (the highest that
+keeps KEEP_COMPLETE of them at or above it) the words say unfinished; from the upper (the
+highest that keeps FINISHED_COMPLETE of them) they say finished; between, where only the
+least typical whole requests score, they say neither and the take's end is left to the voice
+and the silence rule. It is cached per model in voicechat's data folder (`end-of-turn/`), so
+later starts read it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from voicechat import paths
 from voicechat.fileio import atomic_text_writer
 
 KEEP_COMPLETE = 0.97
-"""The share of whole requests the threshold must call finished."""
+"""The share of whole requests the lower threshold must not call unfinished."""
+FINISHED_COMPLETE = 0.90
+"""The share of whole requests the upper threshold calls finished. Between the two lie the
+whole requests a model finds least likely to end, and the words a noisy or cut-off take is
+heard as ("Remind me to water." for "Remind me to water the, … plants"): a pause there is
+left to the silence rule rather than ended at once."""
 CUT_MARK = " | "
 
 
@@ -36,14 +44,16 @@ class Request:
 
 @dataclass(frozen=True)
 class Calibration:
-    """The words threshold chosen for one model.
+    """The words thresholds chosen for one model.
 
-    complete_kept: share of whole requests scored at or above it (finished).
+    threshold: below it the words say unfinished; finished_from: at or above it, finished.
+    complete_kept: share of whole requests scored at or above `threshold`.
     cut_caught: share of cut requests scored below it (judged unfinished).
     """
 
     model: str
     threshold: float
+    finished_from: float
     complete_kept: float
     cut_caught: float
     requests: int
@@ -53,7 +63,8 @@ class Calibration:
         """One line for bench and `config show`."""
         return (
             f"words threshold {self.threshold:.3f} for {self.model}: {self.complete_kept:.0%} "
-            f"of {self.requests} whole requests finished, {self.cut_caught:.0%} of cut ones not"
+            f"of {self.requests} whole requests at or above it, {self.cut_caught:.0%} of cut "
+            f"ones below; finished from {self.finished_from:.3f}"
         )
 
 
@@ -94,6 +105,7 @@ def calibrate(model: str, score: Scorer, text: str | None = None) -> Calibration
     return Calibration(
         model=model,
         threshold=threshold,
+        finished_from=choose_threshold(whole, FINISHED_COMPLETE),
         complete_kept=sum(s >= threshold for s in whole) / len(whole),
         cut_caught=sum(s < threshold for s in cut) / len(cut) if cut else 0.0,
         requests=len(whole),

@@ -147,7 +147,8 @@ def bench(
     }
     if judge is not None and "words" in judge.signals:
         report["engines"]["end-of-turn words"] = (
-            f"threshold {judge.words_threshold:.3f}, calibrated to {chat.model_name}"
+            f"unfinished below {judge.words_threshold:.3f}, finished from "
+            f"{judge.words_finished:.3f}, calibrated to {chat.model_name}"
         )
     if as_json:
         console().print_json(report)
