@@ -15,7 +15,9 @@ smart end of turn with the voice alone (Smart Turn v3.2), and for each words mod
 alone and words + voice, each words model with the thresholds calibrated to it
 (voicechat/turn_calibration.py). Speech-to-text: faster-whisper tiny.en, int8.
 End of speech is where the take's last speech ends; a take that ended before its last
-stretch of speech began was cut.
+stretch of speech began was cut. "slow" counts complete takes that ended more than
+silence_ms + 100 ms after it; "later" those a rule ended later than the silence rule did on
+the same take (in noise, voice activity can hold the silence rule itself past silence_ms).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 SILENCE_MS = 800
 REAL = REPO.parent / "shared" / "clips" / "real"
+LATER_MS = 50
+"""A rule ended a complete take later than the silence rule on the same take by more than
+this (replay in real time varies by a few tens of ms)."""
 
 
 def main() -> None:
@@ -143,11 +148,17 @@ def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-
         f"{recorded} recorded from real people; voices: {', '.join(voices)}"
     )
     print(
-        f"{'rule':<34} {'p50 ms':>7} {'max ms':>7} {'slow':>5} {'cut':>7} "
+        f"{'rule':<34} {'p50 ms':>7} {'max ms':>7} {'slow':>5} {'later':>6} {'cut':>7} "
         f"{'real p50':>9} {'words ms':>9} {'voice ms':>9} {'unsure':>7}"
     )
+    silence = next(iter(results.values()))
     for name, trials in results.items():
         eos = [t.eos_ms for c, t in trials if c.resume is None]
+        later = sum(
+            1
+            for (c, t), (_, s) in zip(trials, silence, strict=True)
+            if c.resume is None and t.eos_ms > s.eos_ms + LATER_MS
+        )
         real = [t.eos_ms for c, t in trials if c.resume is None and c.name.startswith("recorded")]
         paused = [t for c, t in trials if c.resume is not None]
         cut = sum(t.cut for t in paused)
@@ -157,7 +168,7 @@ def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-
         words = [v.words_ms for v in verdicts if v.words is not None]
         sounds = [v.sound_ms for v in verdicts if v.sound is not None]
         print(
-            f"{name:<34} {statistics.median(eos):>7.0f} {max(eos):>7.0f} {slow:>5} "
+            f"{name:<34} {statistics.median(eos):>7.0f} {max(eos):>7.0f} {slow:>5} {later:>6} "
             f"{cut:>3}/{len(paused):<3} "
             f"{statistics.median(real) if real else float('nan'):>9.0f}"
             f"{statistics.median(words) if words else 0:>10.1f}"
@@ -165,6 +176,7 @@ def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-
             f"{unsure:>8}"
         )
     print(f"slow: complete takes that ended more than {SILENCE_MS + 100} ms after speech")
+    print(f"later: complete takes that ended more than {LATER_MS} ms after the silence rule did")
     print("unsure: verdicts where speech-to-text was too unsure of the words to judge them")
     for name, trials in results.items():
         for c, t in trials:
