@@ -18,7 +18,7 @@ def bench_config(tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path) -> Path:
     path = tmp_path / "bench.toml"
     path.write_text(
         f'[asr]\nmodel = "{tiny_en_pt}"\n[llm]\nmodel = "{tiny_phi3}"\ntemperature = 0\n'
-        '[tts]\nengine = "piper"\n'
+        '[tts]\nengine = "piper"\n[audio]\nend_of_turn = "silence"\n'
     )
     return path
 

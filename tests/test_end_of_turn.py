@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def test_a_missing_turn_model_is_one_clear_line(tmp_path: Path) -> None:
     judge = make_judge(audio, object(), notices.append)  # no words, no installed pipecat-ai
     if find_model("") is None:
         assert judge is None and any("silence" in n for n in notices)
-    assert make_judge(AudioConfig(), object(), notices.append) is None
+    assert make_judge(AudioConfig(end_of_turn="silence"), object(), notices.append) is None
 
 
 def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_one(
@@ -163,3 +164,30 @@ def test_a_real_person_reading_digits_in_groups_is_not_cut_at_the_pauses(
     assert trial.verdicts and any(v.dangling for v in trial.verdicts)
     # The same take with the silence rule alone is cut at the first pause.
     assert replay(turn, hear, start, None, silence_ms=800).cut
+
+
+def test_smart_turn_in_the_hub_cache_is_found_offline(
+    smart_turn_onnx: Path, tmp_path: Path
+) -> None:
+    """The default (`audio.turn_model = ""`) finds Smart Turn where the Hub's client keeps
+    it, with no network, as it is after its first download."""
+    import subprocess
+    import sys
+
+    from voicechat.audio.smart_turn import HUB_FILE, HUB_REPO, HUB_REVISION
+
+    repo = "models--" + HUB_REPO.replace("/", "--")
+    snapshot = tmp_path / "hub" / repo / "snapshots" / HUB_REVISION
+    snapshot.mkdir(parents=True)
+    (snapshot / HUB_FILE).write_bytes(smart_turn_onnx.read_bytes())
+    code = "from voicechat.audio.smart_turn import find_model; print(find_model(''))"
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    found = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == str(snapshot / HUB_FILE)
+    empty = {**env, "HF_HUB_CACHE": str(tmp_path / "none")}
+    missing = subprocess.run(
+        [sys.executable, "-c", code], env=empty, capture_output=True, text=True, check=True
+    )
+    assert missing.stdout.strip() == "None", "offline and not cached: the words judge alone"

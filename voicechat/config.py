@@ -130,13 +130,15 @@ class AudioConfig:
     )
     max_record_s: float = _key(60.0, "longest take, seconds", minimum=1.0, maximum=3600.0)
     end_of_turn: str = _key(
-        "silence",
-        "what ends a take: silence_ms of silence, or smart = also the words and the voice "
-        "at a short pause",
+        "smart",
+        "what ends a take: smart = the words and the voice judged at a short pause, else "
+        "silence_ms of silence; silence = silence_ms of silence only",
         choices=("silence", "smart"),
     )
     turn_model: str = _key(
-        "", 'smart: Smart Turn v3 ONNX file for the voice signal; "" = pipecat-ai\'s, if installed'
+        "",
+        'smart: Smart Turn v3 ONNX file for the voice signal; "" = pipecat-ai\'s if installed, '
+        "else the Hugging Face Hub's",
     )
     echo_cancel: bool = _key(
         False,

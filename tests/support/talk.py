@@ -12,8 +12,11 @@ from tests.support.tmux import TmuxTerminal
 def talk_config(
     tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path, silence_ms: int, audio: str = ""
 ) -> Path:
-    """A config for talk: openai-whisper tiny.en, the tiny Phi-3 (greedy), piper; `audio`:
-    more [audio] lines."""
+    """A config for talk: openai-whisper tiny.en, the tiny Phi-3 (greedy), piper, takes
+    ended by `silence_ms` of silence unless `audio` (more [audio] lines) sets end_of_turn:
+    these tests are about what talk does with a take, the smart rule has its own."""
+    if "end_of_turn" not in audio:
+        audio = f'end_of_turn = "silence"\n{audio}'
     path = tmp_path / "talk.toml"
     path.write_text(
         f'[asr]\nmodel = "{tiny_en_pt}"\n'
