@@ -256,6 +256,8 @@ def test_smart_end_of_turn_ends_a_finished_question_without_the_silence_wait(
         f'[audio]\nsilence_ms = 10000\nend_of_turn = "smart"\nturn_model = "{smart_turn_onnx}"\n'
     )
     t = _start(terminal, ["--config", str(config), "talk", "--session", "sm"], pulse, tmp_path)
+    # Met for the first time, the model is calibrated while talk already listens.
+    t.wait_for("the end of turn now hears the words too", timeout=120)
     _speak_a_take(t, voices["france"], pulse)
     t.wait_for(f"you: {FRANCE}", timeout=10)
     t.wait_for(f"assistant: {ANSWERS[FRANCE]}", timeout=60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,29 @@ def test_the_verdict_is_never_slower_than_silence_when_the_signals_disagree() ->
     assert TurnJudge(None, yes)("Turn on the radio", SILENT).complete is True
     # The threshold is the calibrated one.
     assert TurnJudge(lambda t: 0.05, None, 0.01)("Turn on the radio", SILENT).complete is True
+
+
+def test_until_the_words_are_calibrated_they_neither_end_a_take_nor_hold_it() -> None:
+    release = threading.Event()
+    judge = TurnJudge(lambda text: 0.9, lambda clip: 0.95, 0.3)
+    done: list[bool] = []
+
+    def calibrate() -> tuple[float, float]:
+        release.wait(10)
+        return 0.01, 0.05
+
+    thread = judge.calibrate_later(calibrate, lambda: done.append(True))
+    pending = judge("Turn on the radio", SILENT)
+    assert pending.complete is None and pending.words is None, "the voice alone cannot end it"
+    assert judge("Please set a timer for", SILENT).complete is False, "a dangling word waits"
+    release.set()
+    thread.join(10)
+    assert done and (judge.words_threshold, judge.words_finished) == (0.01, 0.05)
+    assert judge("Turn on the radio", SILENT).complete is True
+    # A calibration that fails leaves the words out for good, and says nothing more.
+    failing = TurnJudge(lambda text: 0.9, lambda clip: 0.95, 0.3)
+    failing.calibrate_later(lambda: (0.0, 1 / 0), lambda: done.append(False)).join(10)
+    assert failing("Turn on the radio", SILENT).complete is None and done == [True]
 
 
 @pytest.mark.slow

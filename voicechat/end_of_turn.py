@@ -22,7 +22,9 @@ One verdict per pause, never slower than the silence rule when the signals disag
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ from typing import Protocol, runtime_checkable
 
 from voicechat.config import AudioConfig
 from voicechat.types import AudioClip
+
+log = logging.getLogger(__name__)
 
 WORDS_THRESHOLD = 0.3
 """The words say finished at or above this probability of the message ending there, for a
@@ -122,10 +126,37 @@ class TurnJudge:
             raise ValueError("a judge needs the words, the sound, or both")
         self._words = words
         self._sound = sound
+        self._words_ready = threading.Event()
+        self._words_ready.set()
+        self.calibrated(words_threshold, words_finished)
+
+    def calibrated(self, words_threshold: float, words_finished: float | None = None) -> None:
+        """Set the words' thresholds (and let the words count again after `calibrate_later`)."""
         self.words_threshold = words_threshold
         self.words_finished = max(
             words_threshold, words_threshold if words_finished is None else words_finished
         )
+        self._words_ready.set()
+
+    def calibrate_later(
+        self, calibrate: Callable[[], tuple[float, float]], on_done: Callable[[], None]
+    ) -> threading.Thread:
+        """Run `calibrate` (returning the two thresholds) on a thread of its own; until it
+        has, the words say neither finished nor unfinished (a last word that dangles still
+        waits), so the take ends by the silence rule unless that wait applies."""
+        self._words_ready.clear()
+
+        def run() -> None:
+            try:
+                self.calibrated(*calibrate())
+            except Exception:  # the words never count; the silence rule and the voice do
+                log.warning("calibrating the end of turn failed", exc_info=True)
+                return
+            on_done()
+
+        thread = threading.Thread(target=run, name="voicechat-calibrate", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def signals(self) -> str:
@@ -144,7 +175,8 @@ class TurnJudge:
         words = sound = None
         ends_dangling = dangling(text)
         unsure = self._words is not None and logprob is not None and logprob < UNSURE_LOGPROB
-        if self._words is not None and not unsure:
+        pending = self._words is not None and not self._words_ready.is_set()
+        if self._words is not None and not unsure and not pending:
             words = 0.0 if ends_dangling else self._words(text)
         scored = time.perf_counter()
         if self._sound is not None and not unsure:
@@ -161,7 +193,7 @@ class TurnJudge:
             complete = False
         elif unsure:
             complete = None
-        elif len(heard) == scored_signals and all(heard):
+        elif len(heard) == scored_signals and all(heard) and not pending:
             complete = True
         elif len(heard) == 2 and not any(heard):
             complete = False
@@ -191,24 +223,39 @@ def check_turn_model(audio: AudioConfig) -> None:
 
 
 def make_judge(
-    audio: AudioConfig, chat: object, on_notice: Callable[[str], None]
+    audio: AudioConfig, chat: object, on_notice: Callable[[str], None], background: bool = False
 ) -> TurnJudge | None:
     """The judge `audio.end_of_turn` asks for, from the loaded chat model and Smart Turn's
     model where found; None for the silence rule (or, with a notice, when no signal is
-    available)."""
+    available).
+
+    A model met for the first time is calibrated first (`turn_calibration`: a few hundred
+    short texts scored, seconds on a GPU, minutes for a 4 B model on a CPU); `background`
+    does that on a thread of its own, the words not counting until it is done.
+    """
     if audio.end_of_turn != "smart":
         return None
     from voicechat.audio.smart_turn import SmartTurn, find_model
+    from voicechat.turn_calibration import cached, calibration_for
 
     words = None
     threshold = finished = WORDS_THRESHOLD
+    later: Callable[[], tuple[float, float]] | None = None
     if isinstance(chat, ScoresMessageEnds):
-        from voicechat.turn_calibration import calibration_for
-
         words = chat.end_probability
         name = str(getattr(chat, "model_name", ""))
-        calibration = calibration_for(name, chat.end_probabilities, on_notice)
-        threshold, finished = calibration.threshold, calibration.finished_from
+        kept = cached(name)
+        if kept is None and background:
+            scorer = chat.end_probabilities
+
+            def calibrate() -> tuple[float, float]:
+                made = calibration_for(name, scorer, on_notice)
+                return made.threshold, made.finished_from
+
+            later = calibrate
+        else:
+            calibration = kept or calibration_for(name, chat.end_probabilities, on_notice)
+            threshold, finished = calibration.threshold, calibration.finished_from
     path = find_model(audio.turn_model)
     sound = SmartTurn(path) if path is not None else None
     if sound is None:
@@ -222,4 +269,7 @@ def make_judge(
             "words); takes end after audio.silence_ms of silence"
         )
         return None
-    return TurnJudge(words, sound, threshold, finished)
+    judge = TurnJudge(words, sound, threshold, finished)
+    if later is not None:
+        judge.calibrate_later(later, lambda: on_notice("the end of turn now hears the words too"))
+    return judge

@@ -73,7 +73,7 @@ def talk(
             else:
                 screen.print(f"[dim]session {resumed.name}[/]")
             commands = SlashCommands(conversation, screen, config.tts)
-            judge = make_judge(config.audio, conversation.model, screen.notice)
+            judge = make_judge(config.audio, conversation.model, screen.notice, background=True)
             open_talk_loop(
                 config.audio,
                 conversation,
