@@ -25,7 +25,7 @@ def bench_config(tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path) -> Path:
 
 @pytest.mark.slow
 def test_json_report_measures_both_ways_through_the_turn_users_get(bench_config: Path) -> None:
-    result = run_cli("--config", str(bench_config), "bench", "--turns", "2", "--json")
+    result = run_cli("--config", str(bench_config), "bench", "--turns", "1", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     for mode in ("streaming", "sequential"):
