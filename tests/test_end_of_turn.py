@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from tests.support.turn_clips import (
     CUT_QUESTIONS,
+    Trial,
     TurnClip,
     recorded_clips,
     replay,
@@ -104,17 +106,14 @@ def test_a_missing_turn_model_is_one_clear_line(tmp_path: Path) -> None:
     assert make_judge(AudioConfig(end_of_turn="silence"), object(), notices.append) is None
 
 
-def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_one(
-    chat: TransformersChatModel,
-    clips: list[TurnClip],
-    tiny_en_ct2: Path,
-    smart_turn_onnx: Path,
-    tmp_path: Path,
-) -> None:
-    """The real recorder, early start and judge on replayed takes: a finished question ends
-    at its first pause; a question with a 700 ms pause in the middle is never cut there.
-    The silence rule is set long (2 s), so what ends a take is the judge's verdict, however
-    fast this machine transcribes."""
+Replay = Callable[[TurnClip, TurnJudge | None, int], Trial]
+
+
+@pytest.fixture
+def replaying(chat: TransformersChatModel, tiny_en_ct2: Path, tmp_path: Path) -> Replay:
+    """Plays a take through the real take recorder and early start (tests/support/
+    turn_clips.py), heard by tiny.en, replies begun at pauses by the tiny Phi-3 into session
+    "t" under tmp_path (saved only if a take ends there)."""
     asr = AsrConfig(engine="faster-whisper", model=str(tiny_en_ct2), device="cpu")
     hear = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
     conversation = Conversation(
@@ -124,10 +123,24 @@ def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_
     def start(text: str, at: int) -> EarlyReply:
         return EarlyReply(conversation, text, at, TurnListener())
 
+    return lambda turn, judge, silence_ms: replay(turn, hear, start, judge, silence_ms)
+
+
+def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_one(
+    chat: TransformersChatModel,
+    clips: list[TurnClip],
+    replaying: Replay,
+    smart_turn_onnx: Path,
+    tmp_path: Path,
+) -> None:
+    """The real recorder, early start and judge on replayed takes: a finished question ends
+    at its first pause; a question with a 700 ms pause in the middle is never cut there.
+    The silence rule is set long (2 s), so what ends a take is the judge's verdict, however
+    fast this machine transcribes."""
     judge = TurnJudge(chat.end_probability, SmartTurn(smart_turn_onnx))
     ended_early = []
     for turn in clips:
-        trial = replay(turn, hear, start, judge, silence_ms=2000)
+        trial = replaying(turn, judge, 2000)
         assert not trial.cut, f"{turn.name}: cut off at the pause"
         if turn.resume is None:
             ended_early.append(trial.ended_by == "smart" and trial.eos_ms < 1500)
@@ -141,29 +154,20 @@ def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_
 
 @pytest.mark.skipif(not REAL_DIGITS.is_file(), reason="../shared/clips/real is not here")
 def test_a_real_person_reading_digits_in_groups_is_not_cut_at_the_pauses(
-    chat: TransformersChatModel, tiny_en_ct2: Path, smart_turn_onnx: Path, tmp_path: Path
+    chat: TransformersChatModel, replaying: Replay, smart_turn_onnx: Path, tmp_path: Path
 ) -> None:
     """vosk.wav: digits read in three groups with 1.4 s pauses, longer than the silence rule
     waits. Smart Turn hears the first group as finished (0.99); Whisper leaves it without a
     final mark ("1 0 0 1"), which holds the take."""
-    asr = AsrConfig(engine="faster-whisper", model=str(tiny_en_ct2), device="cpu")
-    hear = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
-    conversation = Conversation(
-        llm=LlmConfig(), model=chat, store=SessionStore(tmp_path), session=Session("t"), hear=hear
-    )
-
-    def start(text: str, at: int) -> EarlyReply:
-        return EarlyReply(conversation, text, at, TurnListener())
-
     judge = TurnJudge(chat.end_probability, SmartTurn(smart_turn_onnx))
     manifest = tmp_path / "manifest.tsv"
     manifest.write_text("vosk.wav\tpauses\n")
     (turn,) = recorded_clips(manifest, REAL_DIGITS.parent)
-    trial = replay(turn, hear, start, judge, silence_ms=800)
+    trial = replaying(turn, judge, 800)
     assert not trial.cut, trial.verdicts
     assert trial.verdicts and any(v.dangling for v in trial.verdicts)
     # The same take with the silence rule alone is cut at the first pause.
-    assert replay(turn, hear, start, None, silence_ms=800).cut
+    assert replaying(turn, None, 800).cut
 
 
 def test_smart_turn_in_the_hub_cache_is_found_offline(
