@@ -260,8 +260,9 @@ def make_judge(
     sound = SmartTurn(path) if path is not None else None
     if sound is None:
         on_notice(
-            "the smart end of turn listens to the words alone: for the voice too, set "
-            "audio.turn_model to Smart Turn v3's ONNX file (the pipecat-ai package has it)"
+            "the smart end of turn listens to the words alone: Smart Turn v3 is not here "
+            "and could not be fetched from the Hugging Face Hub; for the voice too, connect "
+            "once or set audio.turn_model to its ONNX file"
         )
     if words is None and sound is None:
         on_notice(
