@@ -6,6 +6,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -238,3 +239,30 @@ def test_openai_engine_without_key_or_url_says_what_to_set(monkeypatch: pytest.M
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ModelError, match=r"\$OPENAI_API_KEY"):
         OpenAIChatModel(LlmConfig(engine="openai", model="gpt-4o-mini"))
+
+
+def test_a_static_cache_is_cut_back_in_place_where_its_layers_cannot_crop(
+    monkeypatch: pytest.MonkeyPatch, tiny_phi3: Path
+) -> None:
+    """transformers before 5.18 has no `crop` on static layers: the kept cache is still cut
+    back to the shared prefix, in the same tensors (a captured CUDA graph reads them)."""
+    import torch
+    from transformers import AutoModelForCausalLM, StaticCache
+    from transformers.cache_utils import StaticLayer
+
+    from voicechat.llm.prompt_cache import cache_argument, cut_back
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_phi3)
+    cache = StaticCache(config=model.config, max_cache_len=64)
+    with torch.no_grad():
+        model(torch.arange(1, 11)[None], use_cache=True, **{cache_argument(): cache})
+    assert int(cache.get_seq_length()) == 10
+    layer: Any = cache.layers[0]
+    keys = layer.keys.data_ptr()
+    monkeypatch.delattr(StaticLayer, "crop")
+    cut_back(cache, 4)
+    assert int(cache.get_seq_length()) == 6
+    assert layer.keys.data_ptr() == keys
+    with torch.no_grad():
+        model(torch.arange(7, 9)[None], use_cache=True, **{cache_argument(): cache})
+    assert int(cache.get_seq_length()) == 8, "the next tokens are written after the cut"

@@ -39,6 +39,24 @@ def cache_argument() -> str:
     return "cache" if hasattr(generic, "_rename_kwargs_for_bc") else "past_key_values"
 
 
+def cut_back(cache: Any, tokens: int) -> None:
+    """Remove the last `tokens` tokens from a transformers cache, in place.
+
+    A static layer's length is one tensor, which a captured CUDA graph reads where it is;
+    transformers from 5.18 lowers it in `crop` (the keys and values after it are written
+    over by the next update). Before that release static layers have no `crop` of their own
+    and the cache's `crop` fails on them, so their length is lowered here the same way."""
+    layers = getattr(cache, "layers", None)
+    if layers is None or all(hasattr(layer, "crop") for layer in layers):
+        cache.crop(-tokens)  # negative: tokens to remove
+        return
+    for layer in layers:
+        if hasattr(layer, "crop"):
+            layer.crop(-tokens)
+        else:
+            layer.cumulative_length.sub_(tokens)
+
+
 class PromptCache:
     """The keys and values of the tokens of the last generation, for the next one.
 
@@ -71,7 +89,7 @@ class PromptCache:
             reuse = max(reuse, 0)
             cached = int(self._cache.get_seq_length())
             if cached > reuse:
-                self._cache.crop(reuse - cached)  # negative: tokens to remove
+                cut_back(self._cache, cached - reuse)
             self._tokens = self._tokens[:reuse]
             self.reused_tokens = reuse
         return {self._argument: self._cache}

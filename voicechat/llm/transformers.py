@@ -226,7 +226,8 @@ class TransformersChatModel:
             stop.set()  # the consumer stopped early (cancelled, or the generator was closed)
             worker.join(timeout=STREAM_TIMEOUT_S)
         if failure:
-            raise ModelError(f"generation failed: {failure[0]}") from failure[0]
+            reason = str(failure[0]) or type(failure[0]).__name__
+            raise ModelError(f"generation failed: {reason}") from failure[0]
 
 
 def _load(config: LlmConfig, device: str, dtype: str) -> tuple[Any, Any]:
