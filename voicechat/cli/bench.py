@@ -67,7 +67,7 @@ def bench(
     from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Message
 
     config = settings().config
-    clip = load_audio(audio) if audio else _spoken_question()
+    clip = load_audio(audio) if audio else _spoken_question(config.tts)
     from voicechat.audio.takes import UNFINISHED_WAIT
 
     longest_wait_s = config.audio.silence_ms / 1000 * UNFINISHED_WAIT + EXTRA_SILENCE_S
@@ -187,14 +187,15 @@ def _random_weights_config(config: Any, reply_tokens: int, layers: int) -> Any:
     )
 
 
-def _spoken_question() -> Any:
-    """The default question, spoken by the offline voice and resampled to 16 kHz."""
+def _spoken_question(tts: Any) -> Any:
+    """The default question, spoken by piper (`tts.piper_voice`, or the offline extra's
+    voice) and resampled to 16 kHz."""
     import soxr
 
     from voicechat.tts.base import synthesize
     from voicechat.tts.piper import PiperSynthesizer
     from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
-    spoken = synthesize(PiperSynthesizer(), QUESTION)
+    spoken = synthesize(PiperSynthesizer(tts), QUESTION)
     samples = soxr.resample(spoken.samples, spoken.sample_rate, WHISPER_SAMPLE_RATE)
     return AudioClip(samples.astype("float32"), WHISPER_SAMPLE_RATE)
