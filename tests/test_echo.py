@@ -113,6 +113,41 @@ def test_a_person_talking_over_the_reply_is_kept_whole_and_heard(
     assert word_error_rate(question, hear(AudioClip(kept[span], RATE))) <= 1 / 6
 
 
+def test_once_the_speaker_is_stopped_voice_activity_hears_the_person_as_the_microphone_does(
+    reply: AudioClip,
+) -> None:
+    """A person talks over the reply, which is stopped, and goes on. AEC3 can go on
+    suppressing them for a second after the echo is gone (by 30-50 dB in some runs through
+    its own adaptive state), long enough for the silence rule to end their take
+    mid-request; so once the speaker cannot be heard (STOP_TAIL_S and ECHO_S after the
+    stop) voice activity judges what a take keeps."""
+    from voicechat.audio.echo import STOP_TAIL_S
+    from voicechat.audio.vad import StreamingVad
+
+    real = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "cheetah_en.wav"
+    if not real.is_file():
+        pytest.skip("../shared/clips/real is not here")
+    voice = load_audio(real).samples * np.float32(0.5)  # a quiet talker under the echo
+    onset, stop_s = 2 * RATE, 3.2
+    mic = _echo(reply.samples, onset + len(voice))
+    mic[int((stop_s + STOP_TAIL_S + 0.1) * RATE) :] = 0.0  # the speaker's sound has stopped
+    mic[onset:] += voice
+    played = AudioClip(reply.samples, RATE)
+    judged = _through_filter(mic, played, stopped_s=stop_s)
+    kept = _through_filter(mic, played, stopped_s=stop_s, kept=True)
+    after = slice(int((stop_s + STOP_TAIL_S + ECHO_S + 0.05) * RATE), len(judged))
+    assert np.array_equal(judged[after], kept[after])
+
+    def speech_frames(samples: np.ndarray) -> int:  # the second after, in 32 ms frames
+        vad = StreamingVad()
+        vad.reset()
+        probabilities = np.array(vad.feed(samples.astype(np.float32)))
+        first = after.start // 512
+        return int(np.sum(probabilities[first : first + RATE // 512] >= 0.5))
+
+    assert speech_frames(judged) >= 0.8 * speech_frames(mic[: len(judged)])
+
+
 def test_without_the_linear_canceller_the_take_keeps_aec3_only_while_the_speaker_may_be_heard(
     reply: AudioClip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
