@@ -6,8 +6,11 @@ person, and what the filter costs.
 
 The reply is piper speaking the tiny Phi-3's long story, sentence by sentence; it reaches
 the microphone `--delay-ms` later at `--gain`, with a second reflection 50 ms after that at
-half the gain. Over it, 2 s in, a person asks: the complete real recordings
-(benchmarks/real-clips.tsv) and piper's questions. The room is replayed, as fast as it is
+half the gain. Over it, 2 s in, a person asks, as loud as the reply (the RMS over what voice
+activity calls speech; so `--gain` is the echo's level against the person's): the complete
+real recordings (benchmarks/real-clips.tsv) and piper's questions. The time to stop the
+reply counts from the person's first speech (voice activity on the request alone): the
+recordings start with up to 0.8 s of room noise. The room is replayed, as fast as it is
 read, into what talk --hands-free uses: the microphone's filter (`audio.echo.FarEnd` told
 when each reply clip started, `audio.echo.MicFilter`) and the take recorder waiting for
 speech over a reply (`audio.takes.TakeRecorder`, OVER_REPLY_START_FRAMES); when it starts the
@@ -162,6 +165,21 @@ def echo_of(far: np.ndarray, delay_ms: float, gain: float, span: slice) -> np.nd
     return echo
 
 
+def speech_level(samples: np.ndarray) -> tuple[float, int]:
+    """The RMS of `samples` over the frames voice activity calls speech, and the first such
+    sample (where the person starts speaking)."""
+    from voicechat.audio.endpoint import FRAME_SAMPLES
+    from voicechat.audio.vad import StreamingVad
+
+    vad = StreamingVad()
+    vad.reset()
+    voiced = [i for i, p in enumerate(vad.feed(samples)) if p >= 0.5]
+    if not voiced:
+        return float(np.sqrt(np.mean(np.square(samples)))), 0
+    frames = np.concatenate([samples[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] for i in voiced])
+    return float(np.sqrt(np.mean(np.square(frames)))), voiced[0] * FRAME_SAMPLES
+
+
 def requests(folder: Path) -> list[tuple[str, str, np.ndarray]]:
     """(name, what is said, 16 kHz samples): real recordings and piper's questions."""
     from tests.support.speech import speak
@@ -248,8 +266,11 @@ def main() -> None:
 
     echo_alone(Room(reply, np.zeros(length, np.float32), args.delay_ms, args.gain))
 
+    reply_level, _ = speech_level(np.concatenate([c.samples for c in reply]))
     rows = []
-    for name, text, voice in asked:
+    for name, text, recorded in asked:
+        level, starts = speech_level(recorded)
+        voice = recorded * np.float32(reply_level / level)  # as loud as the reply
         near = np.zeros(length, np.float32)
         k = int(ONSET_S * RATE)
         near[k : k + len(voice)] = voice
@@ -265,7 +286,7 @@ def main() -> None:
                 "echo cancelled": hear(judged[-len(kept) :]),
                 "kept by the take": hear(kept),
             }
-            row["stopped after"] = (room.stopped_at or 0.0) * 1000 - ONSET_S * 1000
+            row["stopped after"] = ((room.stopped_at or 0.0) - ONSET_S - starts / RATE) * 1000
             asked_words = normalise(text).split()
             for key, said in heard.items():
                 row[key] = word_error_rate(text, said)
