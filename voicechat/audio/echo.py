@@ -16,7 +16,8 @@ While both talk, AEC3's suppressor removes the person with the echo (measured th
 PulseAudio with the echo as loud as the voice: the person's first half second came out at
 -73 dB, the suppressor's floor), so a take keeps the linear canceller's output, which keeps
 the person and is what speech-to-text hears best (`audio.linear_echo`). Voice activity
-judges AEC3's output while the speaker may be heard (ECHO_S after what last played): it
+judges AEC3's output while the speaker may be heard (ECHO_S after what last played, and
+while more is queued to play): it
 removes about 45 dB of echo, so the reply is not taken for a person. After that it judges
 what the take keeps: AEC3's suppressor, once it has taken a person for echo, can go on
 removing them for most of a second after the echo is gone, and the silence rule then ended
@@ -135,6 +136,12 @@ class FarEnd:
         while self._frames and len(self._frames) + len(frames) > MAX_FRAMES:
             self._frames.popleft()
         self._frames.extend((at + i * FRAME_S, frame) for i, frame in enumerate(frames))
+
+    @property
+    def idle(self) -> bool:
+        """Nothing is queued to play (all that was handed out, or cut off by `stopped`)."""
+        with self._lock:
+            return not self._frames and self._rest is None
 
     def stopped(self, at: float) -> None:
         """Playback was cut off at `at`: what was due after it (and its buffered tail,
@@ -341,7 +348,7 @@ class MicFilter:
             judged[part] = self._through(self._apm, pcm[part])
             if kept is not judged:
                 kept[part] = self._kept(pcm[part], judged[part], at)
-                if at >= self._echo_until:  # AEC3 may still be suppressing a person
+                if self._speaker_silent(at):  # AEC3 may go on removing a person for a while
                     judged[part] = kept[part]
         if self.linear != self._kept_linear:
             self._kept_linear = self.linear
@@ -367,6 +374,11 @@ class MicFilter:
             heard = linear
         suppressed = heard if self._keep_apm is None else self._through(self._keep_apm, heard)
         return judged if echo and heard is not linear else suppressed
+
+    def _speaker_silent(self, at: float) -> bool:
+        """Whether the speaker cannot be heard in the frame from `at`: ECHO_S has passed
+        since what last played, and nothing more is queued to play."""
+        return at >= self._echo_until and (self._far_end is None or self._far_end.idle)
 
     @property
     def linear(self) -> bool:
