@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.paced_model import PacedChatModel
 from tests.support.pulse import record_speaker
-from tests.support.speech import normalise
+from tests.support.speech import normalise, word_error_rate
 from voicechat.audio.playback import Speaker, TimedSink
 from voicechat.llm.base import GenerationOptions
 from voicechat.marks import Stage
@@ -61,7 +61,9 @@ def test_first_sentence_plays_while_the_model_is_still_writing(
     assert reply.text == REPLY
     assert "".join(pieces) == REPLY
     heard = run_cli("transcribe", str(recording), "-e", "faster-whisper", "-m", str(tiny_en_ct2))
-    assert normalise(heard.stdout) == normalise(REPLY), "every sentence once, in order"
+    # Every sentence once, in order: a sentence dropped or played twice is a fifth of the
+    # words or more. tiny.en now and then misses a short word of piper's ("go for walk").
+    assert word_error_rate(REPLY, heard.stdout) <= 0.1, normalise(heard.stdout)
 
 
 @pytest.mark.slow
