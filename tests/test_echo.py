@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicechat.audio.echo import ECHO_S, EchoRemoval, FarEnd, MicFilter, PlayedTimeline
+from voicechat.audio.echo import ECHO_S, EchoRemoval, MicFilter
+from voicechat.audio.far_end import FarEnd, PlayedTimeline
 from voicechat.audio.io import load_audio
 from voicechat.types import AudioClip
 
@@ -121,7 +122,7 @@ def test_once_the_speaker_is_stopped_voice_activity_hears_the_person_as_the_micr
     its own adaptive state), long enough for the silence rule to end their take
     mid-request; so once the speaker cannot be heard (STOP_TAIL_S and ECHO_S after the
     stop) voice activity judges what a take keeps."""
-    from voicechat.audio.echo import STOP_TAIL_S
+    from voicechat.audio.far_end import STOP_TAIL_S
     from voicechat.audio.vad import StreamingVad
 
     real = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "cheetah_en.wav"

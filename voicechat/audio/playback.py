@@ -15,7 +15,7 @@ from voicechat.errors import SpeakerUnavailable
 from voicechat.types import AudioClip
 
 if TYPE_CHECKING:
-    from voicechat.audio.echo import FarEnd
+    from voicechat.audio.far_end import FarEnd
 
 MIXER_RATE = 24_000
 """Hz; Edge voices' own rate. Piper's 22,050 Hz is resampled."""

@@ -12,7 +12,7 @@ from voicechat.errors import UsageError
 
 if TYPE_CHECKING:
     from voicechat.audio.devices import AudioDevice
-    from voicechat.audio.echo import FarEnd
+    from voicechat.audio.far_end import FarEnd
     from voicechat.config import AudioConfig
 
 
@@ -124,6 +124,7 @@ def _far_end(audio: AudioConfig, hands_free: bool) -> FarEnd | None:
     """Where the speaker tells the microphone's echo canceller what it plays: hands-free with
     audio.echo_cancel, where the duplex extra is installed (else one notice)."""
     from voicechat.audio import echo
+    from voicechat.audio.far_end import FarEnd
 
     if not (hands_free and audio.echo_cancel):
         return None
@@ -133,4 +134,4 @@ def _far_end(audio: AudioConfig, hands_free: bool) -> FarEnd | None:
             'pip install "voicechat[duplex]" (or set audio.echo_cancel = false)'
         )
         return None
-    return echo.FarEnd()
+    return FarEnd()

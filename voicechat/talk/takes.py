@@ -19,7 +19,7 @@ from voicechat.early_start import EarlyStart
 from voicechat.errors import MicrophoneUnavailable
 
 if TYPE_CHECKING:
-    from voicechat.audio.echo import FarEnd
+    from voicechat.audio.far_end import FarEnd
 
 MakeRecorder = Callable[[AudioConfig], TakeRecorder]
 """Opens the microphone (raises MicrophoneUnavailable without one)."""
