@@ -126,6 +126,11 @@ and its next clip is not ready yet, so its sound never stops mid-reply (each sta
 silence moves the echo's delay by tens of ms, and the canceller has to find it again)."""
 PAD_AHEAD_S = 0.06
 """A pad is queued once the sound playing has less than this left (s)."""
+PRIME_S = 0.5
+"""With an echo canceller: silence (s) played through a newly opened mixer before anything
+else. Measured through PulseAudio, the first sound of a new mixer came out 0.35-0.85 s later
+than the sounds after it, and at a delay that moved by tens of ms from clip to clip; after
+this much silence it came out as they did (90 ms)."""
 
 
 class Speaker:
@@ -170,9 +175,23 @@ class Speaker:
         self._rate, self._channels = int(rate), int(channels)
         self._mixer = pygame.mixer
         if self.far_end is not None:
+            self._prime()
             self._pad = self._sound(AudioClip(_silence(PAD_S), 16_000))
             threading.Thread(target=self._pad_gaps, name="voicechat-pad", daemon=True).start()
         return self._mixer
+
+    def open(self) -> None:
+        """Open the output device now rather than when something is first spoken (with an
+        echo canceller, that takes PRIME_S). Raises SpeakerUnavailable without one."""
+        self._open()
+
+    def _prime(self) -> None:
+        """Play PRIME_S of silence and wait for it, so the first reply comes out when the
+        echo canceller is told it does."""
+        channel = self._sound(AudioClip(_silence(PRIME_S), 16_000)).play()
+        deadline = time.monotonic() + PRIME_S + 1.0
+        while channel is not None and channel.get_busy() and time.monotonic() < deadline:
+            time.sleep(POLL_S)
 
     def _sound(self, clip: AudioClip) -> Any:
         """`clip` as a pygame Sound at the mixer's rate and channels."""
@@ -202,7 +221,7 @@ class Speaker:
                     and self._ends_at - time.monotonic() < PAD_AHEAD_S
                 ):
                     channel.queue(self._pad)
-                    started = max(self._ends_at, time.monotonic())
+                    started = self._ends_at  # follows the sound playing, sample for sample
                     self._ends_at = started + PAD_S
                     if self.far_end is not None:
                         self.far_end.played(pad, started)
@@ -226,7 +245,7 @@ class Speaker:
                     before = time.monotonic()
                     if busy:
                         channel.queue(sound)
-                        started = max(self._ends_at, before)
+                        started = self._ends_at
                     else:
                         channel = self._channel = sound.play()
                         started = before

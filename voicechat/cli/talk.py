@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ from voicechat.errors import UsageError
 if TYPE_CHECKING:
     from voicechat.audio.devices import AudioDevice
     from voicechat.audio.far_end import FarEnd
+    from voicechat.audio.playback import Speaker
     from voicechat.config import AudioConfig
 
 
@@ -36,7 +38,6 @@ def talk(
     """
     from rich.console import Console
 
-    from voicechat.audio.playback import Speaker
     from voicechat.conversation import open_conversation, session_store
     from voicechat.end_of_turn import check_turn_model, make_judge
     from voicechat.talk.commands import SlashCommands
@@ -60,7 +61,7 @@ def talk(
             lambda: load_models(config),
             llm=config.llm,
             speaker=lambda models: (
-                Speaker(config.audio.output_device, far_end) if models.synthesizer else None
+                _speaker(config.audio.output_device, far_end) if models.synthesizer else None
             ),
         ) as conversation,
         KeyboardInput() as keys,
@@ -118,6 +119,19 @@ def _device_table(devices: list[AudioDevice]) -> None:
             str(d.index), escape(d.name), str(d.inputs), str(d.outputs), str(d.rate), default
         )
     console().out.print(table)
+
+
+def _speaker(device: str | int, far_end: FarEnd | None) -> Speaker:
+    """The speaker, opened now where the echo canceller hears it (its first sound is primed
+    then, not when the first reply is ready); a missing device is told when a reply plays."""
+    from voicechat.audio.playback import Speaker
+    from voicechat.errors import SpeakerUnavailable
+
+    speaker = Speaker(device, far_end)
+    if far_end is not None:
+        with contextlib.suppress(SpeakerUnavailable):
+            speaker.open()
+    return speaker
 
 
 def _far_end(audio: AudioConfig, hands_free: bool) -> FarEnd | None:
