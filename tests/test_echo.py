@@ -302,3 +302,27 @@ def test_through_the_virtual_devices_the_linear_canceller_follows_what_the_speak
     # Without the resampled blocks timed by their own samples it never did (1-7 dB); with
     # them it removes 7-19 dB over the last two plays, varying from run to run.
     assert clean.linear, "the linear canceller never removed 10 dB of echo"
+
+
+def test_an_echo_later_than_the_linear_cancellers_length_is_still_removed_from_the_take(
+    reply: AudioClip,
+) -> None:
+    """Speakers 0.3 s late (Bluetooth), past the 128 ms the canceller models: the delay is
+    found and taken out, so the take keeps the linear canceller's output, the echo removed."""
+    long_reply = np.concatenate([reply.samples, reply.samples])
+    late = np.zeros(len(long_reply) + RATE // 2, np.float32)
+    k = int(0.3 * RATE)
+    late[k : k + len(long_reply)] = 0.6 * long_reply
+    late[k + 640 : k + 640 + len(long_reply)] += 0.3 * long_reply  # a reflection 40 ms later
+    far_end = FarEnd()
+    far_end.played(AudioClip(long_reply, RATE), START)
+    clean = MicFilter(echo_cancel=True, noise_suppression=True, far_end=far_end)
+    kept = np.concatenate(
+        [
+            clean.process(late[i : i + 512], START + (i + len(late[i : i + 512])) / RATE).kept
+            for i in range(0, len(late), 512)
+        ]
+    )
+    settled = slice(3 * RATE, len(long_reply))
+    assert clean.linear, "the take never kept the linear canceller's output"
+    assert _level_db(late[settled]) - _level_db(kept[settled]) >= 15.0

@@ -29,8 +29,9 @@ heard (ECHO_S), and the noise-suppressed microphone after.
 AEC3 learns the echo path from what was played and when, so the speaker's own frames reach it
 in the order they reached the room, interleaved with the microphone's; the delay the devices
 add on top is found by AEC3 itself (DELAY_HINT_MS is its starting point). The linear
-canceller is handed what played over the very samples it cleans, and covers the devices'
-delay with its length.
+canceller is handed what played just before its echo reaches the microphone: the devices'
+delay, which moves from one reply to the next, is found by correlating the two
+(`audio.echo_delay`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from voicechat.audio import linear_echo
+from voicechat.audio.echo_delay import HISTORY_S, EchoDelay
 from voicechat.audio.far_end import FRAME_S, FRAME_SAMPLES, FarEnd, PlayedTimeline
 from voicechat.audio.linear_echo import LinearEchoCanceller
 from voicechat.types import WHISPER_SAMPLE_RATE, MicBlock
@@ -74,10 +76,11 @@ class EchoRemoval:
     frames (a person talking over the echo lowers what a window shows, not what the canceller
     can do). It cancels only echo that is a steady filtering of what it is told was played,
     sample for sample: with the microphone's frames placed a block off (see
-    `audio.capture.Microphone._resampled_until`) it removed 1-7 dB through PulseAudio, and
-    now 7-30 dB. Where it does not reach ENOUGH_DB (devices whose timing it cannot follow)
-    the take keeps AEC3's output, which finds and follows a moving delay itself, as it does
-    without the canceller."""
+    `audio.capture.Microphone._resampled_until`) it removed 1-7 dB through PulseAudio, 7-30 dB with
+    them in place, and 21-24 dB (the median 0.5 s window of three replies) with the devices' delay
+    taken out (`audio.echo_delay`). Where it does not reach ENOUGH_DB (devices whose timing it
+    cannot follow) the take keeps AEC3's output, which finds and follows a moving delay itself, as
+    it does without the canceller."""
 
     WINDOW_FRAMES = 20
     """Frames (10 ms) per window."""
@@ -159,7 +162,9 @@ class MicFilter:
         )
         self._far_end = far_end
         self._linear = _linear_canceller() if self.echo_cancel else None
-        self._played = PlayedTimeline()
+        self._played = PlayedTimeline(HISTORY_S)
+        self._delay = EchoDelay(self._played)
+        self._delay_told = 0
         self._removal = EchoRemoval()
         self._kept_linear = False
         self.settling = False
@@ -218,7 +223,17 @@ class MicFilter:
         echo = at < self._echo_until
         linear = None
         if self._linear is not None:
-            linear = self._linear.cancel(heard, self._played.over(at, FRAME_SAMPLES))
+            if echo:
+                found = self._delay.found
+                self._delay.heard(heard, at)
+                if self._delay.found and not found:  # the path it learned moved
+                    self._linear.reset()
+                if self._delay.samples != self._delay_told:
+                    self._delay_told = self._delay.samples
+                    delay_ms = self._delay.samples * 1000 / WHISPER_SAMPLE_RATE
+                    log.debug("the echo comes %.1f ms after its sound played", delay_ms)
+            played = self._played.over(at - self._delay.shift_s, FRAME_SAMPLES)
+            linear = self._linear.cancel(heard, played)
             if echo:
                 self._removal.add(heard, linear)
         if linear is not None and self._removal.enough:

@@ -122,9 +122,11 @@ class PlayedTimeline:
     back over any microphone frame's span (the linear canceller needs what played over the
     very samples it cleans; AEC3 finds the alignment itself)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_s: float = 0.0) -> None:
         import numpy as np
 
+        self.keep_s = keep_s
+        """Seconds of what played before a span read that are kept to be read again."""
         self._pcm = np.zeros(0, dtype=np.int16)
         self._start = 0.0
         """time.monotonic() of `_pcm`'s first sample."""
@@ -142,7 +144,7 @@ class PlayedTimeline:
 
     def over(self, at: float, samples: int) -> npt.NDArray[np.int16]:
         """What played over `samples` samples from `at` (silence where nothing did); what
-        played before `at` is forgotten."""
+        played over keep_s before `at` is forgotten."""
         import numpy as np
 
         out = np.zeros(samples, dtype=np.int16)
@@ -150,9 +152,10 @@ class PlayedTimeline:
         first, last = max(0, offset), min(len(self._pcm), offset + samples)
         if first < last:
             out[first - offset : last - offset] = self._pcm[first:last]
-        if offset > 0:
-            self._pcm = self._pcm[offset:]
-            self._start += offset / WHISPER_SAMPLE_RATE
+        forget = offset - round(self.keep_s * WHISPER_SAMPLE_RATE)
+        if forget > 0:
+            self._pcm = self._pcm[forget:]
+            self._start += forget / WHISPER_SAMPLE_RATE
         return out
 
 

@@ -10,10 +10,11 @@ it keeps the person: requests spoken over the reply, in the take, were heard by 
 tiny.en at a mean word error rate of 0.24 through it against 0.55 through AEC3 (8 runs of
 `python benchmarks/echo.py`, the echo at 0.3-1.5 times the reply's level; 0.05-0.08 said with
 no reply), though it removes less echo (about 23 dB after its first second, AEC3 about 45),
-which Whisper hears past. It learns the echo path by itself, and needs the speaker's samples
-of the same moment no later than their echo reaches the microphone (earlier is fine, up to
-its length). Voice activity keeps judging AEC3's output: what this filter lets through of the
-reply while it learns was taken for a person (benchmarks/echo.py, tried).
+which Whisper hears past. It learns the echo path by itself, and needs the speaker's samples of the
+same moment no later than their echo reaches the microphone (earlier is fine, up to its length;
+`audio.echo_delay` hands them over just before). Voice activity keeps judging AEC3's output: what
+this filter lets through of the reply while it learns was taken for a person (benchmarks/echo.py,
+tried).
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-FILTER_MS = 256
-"""How late after its sample is handed to the speaker an echo can still be cancelled, ms:
-the devices' latency (65-107 ms measured through PulseAudio) and the room's reflections.
-Speex's filter costs about 0.13 ms per 10 ms frame at this length on one 2-core x86 CPU."""
+FILTER_MS = 128
+"""How long after the sound it is handed the filter models the echo, ms: the room's
+reflections after the direct sound, the devices' delay being taken out first
+(`audio.echo_delay`). A shorter filter learns faster: through PulseAudio (three replies a
+run), the median 0.5 s window of a run lost 21-24 dB of echo at 128 ms against 19 at 256;
+offline (benchmarks/echo.py), 20.5 dB against 18.9. Speex's filter costs about 0.1 ms per
+10 ms frame at this length on one 2-core x86 CPU."""
 
 
 def available() -> bool:
@@ -48,8 +52,14 @@ class LinearEchoCanceller:
         import pyaec
 
         self.frame_samples = frame_samples
-        taps = filter_ms * WHISPER_SAMPLE_RATE // 1000
-        self._aec = pyaec.Aec(frame_samples, taps, WHISPER_SAMPLE_RATE, False)
+        self._taps = filter_ms * WHISPER_SAMPLE_RATE // 1000
+        self._aec = pyaec.Aec(frame_samples, self._taps, WHISPER_SAMPLE_RATE, False)
+
+    def reset(self) -> None:
+        """Forget the echo path learned (it moved)."""
+        import pyaec
+
+        self._aec = pyaec.Aec(self.frame_samples, self._taps, WHISPER_SAMPLE_RATE, False)
 
     def cancel(
         self, microphone: npt.NDArray[np.int16], played: npt.NDArray[np.int16]
