@@ -11,7 +11,7 @@ import pytest
 from voicechat.audio.echo import ECHO_S, EchoRemoval, MicFilter
 from voicechat.audio.far_end import FarEnd, PlayedTimeline
 from voicechat.audio.io import load_audio
-from voicechat.types import AudioClip
+from voicechat.types import AudioClip, MicBlock
 
 pytest.importorskip("livekit")
 
@@ -305,25 +305,42 @@ def test_through_the_virtual_devices_the_linear_canceller_follows_what_the_speak
     assert clean.linear, "the linear canceller never removed 10 dB of echo"
 
 
+def _late_echo(played: np.ndarray) -> tuple[np.ndarray, MicFilter, list[MicBlock]]:
+    """Speakers 0.3 s late (Bluetooth), a reflection 40 ms after: the microphone's samples,
+    and what the filter made of them in 32 ms blocks, `played` having played at 0 s."""
+    late = np.zeros(len(played) + RATE // 2, np.float32)
+    k = int(0.3 * RATE)
+    late[k : k + len(played)] = 0.6 * played
+    late[k + 640 : k + 640 + len(played)] += 0.3 * played
+    far_end = FarEnd()
+    far_end.played(AudioClip(played, RATE), START)
+    clean = MicFilter(echo_cancel=True, noise_suppression=True, far_end=far_end)
+    blocks = [
+        clean.process(late[i : i + 512], START + (i + len(late[i : i + 512])) / RATE)
+        for i in range(0, len(late), 512)
+    ]
+    return late, clean, blocks
+
+
 def test_an_echo_later_than_the_linear_cancellers_length_is_still_removed_from_the_take(
     reply: AudioClip,
 ) -> None:
-    """Speakers 0.3 s late (Bluetooth), past the 128 ms the canceller models: the delay is
-    found and taken out, so the take keeps the linear canceller's output, the echo removed."""
+    """Past the 128 ms the canceller models: the delay is found and taken out, so the take
+    keeps the linear canceller's output, the echo removed."""
     long_reply = np.concatenate([reply.samples, reply.samples])
-    late = np.zeros(len(long_reply) + RATE // 2, np.float32)
-    k = int(0.3 * RATE)
-    late[k : k + len(long_reply)] = 0.6 * long_reply
-    late[k + 640 : k + 640 + len(long_reply)] += 0.3 * long_reply  # a reflection 40 ms later
-    far_end = FarEnd()
-    far_end.played(AudioClip(long_reply, RATE), START)
-    clean = MicFilter(echo_cancel=True, noise_suppression=True, far_end=far_end)
-    kept = np.concatenate(
-        [
-            clean.process(late[i : i + 512], START + (i + len(late[i : i + 512])) / RATE).kept
-            for i in range(0, len(late), 512)
-        ]
-    )
+    late, clean, blocks = _late_echo(long_reply)
+    kept = np.concatenate([block.kept for block in blocks])
     settled = slice(3 * RATE, len(long_reply))
     assert clean.linear, "the take never kept the linear canceller's output"
     assert _level_db(late[settled]) - _level_db(kept[settled]) >= 15.0
+
+
+def test_a_late_echo_is_judged_cancelled_until_it_has_all_arrived(reply: AudioClip) -> None:
+    """A reply cut off mid-word on speakers 0.3 s late: its echo goes on past ECHO_S after
+    the last sound played, and voice activity still judges AEC3's output over all of it."""
+    cut = np.concatenate([reply.samples, reply.samples[: len(reply.samples) // 2]])
+    late, clean, blocks = _late_echo(cut)
+    judged = np.concatenate([block.judged for block in blocks])
+    after = slice(len(cut) + int((ECHO_S + 0.01) * RATE), len(cut) + int(0.34 * RATE))
+    assert clean.echo_s > ECHO_S
+    assert _level_db(late[after]) - _level_db(judged[after]) >= 40.0

@@ -16,9 +16,9 @@ While both talk, AEC3's suppressor removes the person with the echo (measured th
 PulseAudio with the echo as loud as the voice: the person's first half second came out at
 -73 dB, the suppressor's floor), so a take keeps the linear canceller's output, which keeps
 the person and is what speech-to-text hears best (`audio.linear_echo`). Voice activity
-judges AEC3's output while the speaker may be heard (ECHO_S after what last played, and
-while more is queued to play): it removes about 45 dB of echo, so the reply is not taken for
-a person. After that it judges what the take keeps: AEC3's suppressor, once it has taken a
+judges AEC3's output while the speaker may be heard (`MicFilter.echo_s` after what last
+played, and while more is queued to play): it removes about 45 dB of echo, so the reply is
+not taken for a person. After that it judges what the take keeps: AEC3's suppressor, once it has taken a
 person for echo, can go on removing them for most of a second after the echo is gone, and
 the silence rule then ended a take stopped mid-request (benchmarks/echo.py, 30 requests a
 gain in one run: the takes' word error rate 0.066-0.615 before, 0.048-0.541 after, the echo
@@ -62,7 +62,10 @@ PulseAudio), so what it lets through then is not taken for a person (`MicFilter.
 ECHO_S = 0.15
 """Seconds after a far-end frame plays in which its echo may still reach the microphone (the
 device's latency, 65-107 ms measured through PulseAudio, and the room's reflections): a take
-keeps the echo-cancelled audio until then, the noise-suppressed microphone after."""
+keeps the echo-cancelled audio until then, the noise-suppressed microphone after. Where the
+devices' delay found (`audio.echo_delay`) is longer, it is that delay and REFLECTIONS_S."""
+REFLECTIONS_S = 0.05
+"""Seconds a room's reflections go on after the echo's direct path."""
 
 
 def available() -> bool:
@@ -173,7 +176,7 @@ class MicFilter:
         self._rest = np.zeros(0, dtype=np.int16)
         self._echo_until = float("-inf")
         """time.monotonic() until which the speaker's sound may be in what the microphone
-        hears (ECHO_S after the latest far-end frame)."""
+        hears (`echo_s` after the latest far-end frame)."""
 
     def _frame(self, pcm: npt.NDArray[np.int16]) -> Any:
         return self._rtc.AudioFrame(pcm.tobytes(), WHISPER_SAMPLE_RATE, 1, FRAME_SAMPLES)
@@ -199,7 +202,7 @@ class MicFilter:
                 for played_at, far in self._far_end.due(at + FRAME_S):
                     self._apm.process_reverse_stream(self._frame(far))
                     self._played.add(played_at, far)
-                    self._echo_until = at + ECHO_S
+                    self._echo_until = at + self.echo_s
                 self._apm.set_stream_delay_ms(DELAY_HINT_MS)
             judged[part] = self._through(self._apm, pcm[part])
             if kept is not judged:
@@ -241,8 +244,14 @@ class MicFilter:
         suppressed = heard if self._keep_apm is None else self._through(self._keep_apm, heard)
         return judged if echo and heard is not linear else suppressed
 
+    @property
+    def echo_s(self) -> float:
+        """Seconds after a far-end frame plays in which its echo may reach the microphone:
+        ECHO_S, or the devices' delay found and REFLECTIONS_S where that is longer."""
+        return max(ECHO_S, self._delay.delay_s + REFLECTIONS_S)
+
     def _speaker_silent(self, at: float) -> bool:
-        """Whether the speaker cannot be heard in the frame from `at`: ECHO_S has passed
+        """Whether the speaker cannot be heard in the frame from `at`: `echo_s` has passed
         since what last played, and nothing more is queued to play."""
         return at >= self._echo_until and (self._far_end is None or self._far_end.idle)
 

@@ -82,12 +82,15 @@ class EchoDelay:
         """The delay found, in samples at 16 kHz (0 until one is found)."""
 
     @property
+    def delay_s(self) -> float:
+        """The delay found, s (0 until one is found)."""
+        return self.samples / WHISPER_SAMPLE_RATE if self.found else 0.0
+
+    @property
     def shift_s(self) -> float:
         """How much earlier than a microphone frame's own time to read what played over it,
         for the linear canceller, s."""
-        if not self.found:
-            return 0.0
-        return max(0.0, self.samples / WHISPER_SAMPLE_RATE - LEAD_S)
+        return max(0.0, self.delay_s - LEAD_S) if self.found else 0.0
 
     def heard(self, frame: npt.NDArray[np.int16], at: float) -> None:
         """The microphone's frame from `at` (time.monotonic()), heard while the speaker may
