@@ -146,7 +146,10 @@ def test_once_the_speaker_is_stopped_voice_activity_hears_the_person_as_the_micr
         first = after.start // 512
         return int(np.sum(probabilities[first : first + RATE // 512] >= 0.5))
 
-    assert speech_frames(judged) >= 0.8 * speech_frames(mic[: len(judged)])
+    # AEC3 still suppressing the person would leave few on some of piper's renderings of the
+    # reply (0 of 31 on one); the noise suppressor on this quiet talker costs up to a quarter
+    # of them on others (24 of 31 in 2 runs of 26)
+    assert speech_frames(judged) >= 0.7 * speech_frames(mic[: len(judged)])
 
 
 def test_without_the_linear_canceller_the_take_keeps_aec3_only_while_the_speaker_may_be_heard(

@@ -18,11 +18,11 @@ PulseAudio with the echo as loud as the voice: the person's first half second ca
 the person and is what speech-to-text hears best (`audio.linear_echo`). Voice activity
 judges AEC3's output while the speaker may be heard (`MicFilter.echo_s` after what last
 played, and while more is queued to play): it removes about 45 dB of echo, so the reply is
-not taken for a person. After that it judges what the take keeps: AEC3's suppressor, once it has taken a
-person for echo, can go on removing them for most of a second after the echo is gone, and
-the silence rule then ended a take stopped mid-request (benchmarks/echo.py, 30 requests a
-gain in one run: the takes' word error rate 0.066-0.615 before, 0.048-0.541 after, the echo
-0.3-1.5 times as loud as the person).
+not taken for a person. After that it judges what the take keeps: AEC3's suppressor, once it
+has taken a person for echo, can go on removing them for most of a second after the echo is
+gone, and the silence rule then ended a take stopped mid-request (benchmarks/echo.py, 30
+requests a gain in one run: the takes' word error rate 0.066-0.615 before, 0.048-0.541
+after, the echo 0.3-1.5 times as loud as the person).
 Without the linear canceller's package a take keeps AEC3's output while the speaker may be
 heard (ECHO_S), and the noise-suppressed microphone after.
 
