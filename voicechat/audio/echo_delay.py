@@ -90,7 +90,7 @@ class EchoDelay:
     def shift_s(self) -> float:
         """How much earlier than a microphone frame's own time to read what played over it,
         for the linear canceller, s."""
-        return max(0.0, self.delay_s - LEAD_S) if self.found else 0.0
+        return max(0.0, self.delay_s - LEAD_S)
 
     def heard(self, frame: npt.NDArray[np.int16], at: float) -> None:
         """The microphone's frame from `at` (time.monotonic()), heard while the speaker may
