@@ -155,11 +155,13 @@ def _run(
     for thread in threads:
         thread.start()
     recorder = TakeRecorder(mic, StreamingVad(), silence_ms=800, max_record_s=30.0)
-    threading.Timer(60.0, over.set).start()
+    deadline = threading.Timer(60.0, over.set)
+    deadline.start()
     take = recorder.record(
         over, threading.Event(), wait_for_speech=True, on_speech_start=stop_reply,
         start_frames=OVER_REPLY_START_FRAMES,
     )  # fmt: skip
+    deadline.cancel()  # else the process waits out the timer when it ends
     stop.set()
     over.set()
     for thread in threads:
