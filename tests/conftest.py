@@ -65,8 +65,10 @@ def tiny_en_pt(cache_dir: Path, tiny_en_ct2: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def speech_dir(cache_dir: Path) -> Path:
-    """Folder of cached piper speech."""
-    path = cache_dir / "speech"
+    """Folder of cached piper speech, one per seed of its noise."""
+    from tests.support.speech import SEED
+
+    path = cache_dir / f"speech-seed{SEED}"
     path.mkdir(exist_ok=True)
     return path
 
