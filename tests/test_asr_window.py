@@ -64,19 +64,27 @@ def test_repetition_is_told_from_speech() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["What is the capital of France?", "Set a timer for 10 minutes.", "Tell me a joke."],
+    ("text", "in_the_short_window"),
+    [
+        ("What is the capital of France?", True),
+        ("Set a timer for 10 minutes.", True),
+        # tiny.en says it twice in the 10 s window for 6 of 8 of piper's renderings (seeds 0
+        # to 7; no other of ten requests did), so it is heard through the full window
+        ("Tell me a joke.", False),
+    ],
 )
 def test_a_take_in_the_short_window_is_heard_as_in_the_full_one(
     transcriber: FasterWhisperTranscriber,
     speech_dir: Path,
     text: str,
+    in_the_short_window: bool,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clip = take(text, speech_dir)
     caplog.set_level(logging.DEBUG, logger=RUNAWAY_LOG)
     short = transcriber.transcribe(clip, take_options())
-    assert "left to the full window" not in caplog.text, "decoded in the short window itself"
+    if in_the_short_window:
+        assert "left to the full window" not in caplog.text, "decoded in the short window itself"
     full = transcriber.transcribe(clip, replace(take_options(), window_s=None))
     said = " ".join(s.text for s in short.segments)
     # No worse than the full window: on some of piper's renderings the two hear one unclear
