@@ -33,6 +33,12 @@ def bench(
         int, typer.Option("--turns", "-n", min=1, metavar="N", help="Measured turns of each kind.")
     ] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--save", metavar="FILE", help="Also write the report as JSON to FILE (kept whole)."
+        ),
+    ] = None,
     random_weights: Annotated[
         bool,
         typer.Option(
@@ -66,6 +72,8 @@ def bench(
     from voicechat.bench.runner import Bench, speech_end_sample
     from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Message
 
+    if save is not None and not save.parent.is_dir():
+        raise UsageError(f"--save {save}: no folder {save.parent}")  # before minutes of work
     config = settings().config
     clip = load_audio(audio) if audio else _spoken_question(config.tts)
     from voicechat.audio.takes import UNFINISHED_WAIT
@@ -150,12 +158,27 @@ def bench(
             f"unfinished below {judge.words_threshold:.3f}, finished from "
             f"{judge.words_finished:.3f}, calibrated to {chat.model_name}"
         )
+    if save is not None:
+        _save_report(report, save)
     if as_json:
         console().print_json(report)
         return
     from voicechat.cli.bench_report import render_bench_report
 
     render_bench_report(console(), report, streaming[-1].timeline, sequential[-1].timeline)
+
+
+def _save_report(report: dict[str, Any], path: Path) -> None:
+    """Write `report` to `path` as JSON, replacing it only once written whole."""
+    import json
+
+    from voicechat.fileio import atomic_text_writer
+
+    try:
+        with atomic_text_writer(path) as out:
+            out.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    except OSError as e:
+        raise UsageError(f"--save {path}: cannot write ({e.strerror or e})") from None
 
 
 def _llm_details(config: Any, model: Any) -> str:
