@@ -24,10 +24,23 @@ def bench_config(tmp_path: Path, tiny_en_pt: Path, tiny_phi3: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_json_report_measures_both_ways_through_the_turn_users_get(bench_config: Path) -> None:
-    result = run_cli("--config", str(bench_config), "bench", "--turns", "1", "--json")
+def test_report_measures_both_ways_through_the_turn_users_get(
+    bench_config: Path, tmp_path: Path
+) -> None:
+    """One run: the table and timelines on the terminal, the same report as JSON in --save."""
+    saved = tmp_path / "report.json"
+    result = run_cli(
+        "--config", str(bench_config), "bench", "--turns", "1", "--save", str(saved)
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    out = result.stdout
+    for label in MEASURES.values():
+        assert label in out
+    assert "streaming takes" in out and "× the sequential time" in out
+    assert out.count("playback |") == 2
+    assert f"cores {os.cpu_count()}" in out
+
+    report = json.loads(saved.read_text())
     for mode in ("streaming", "sequential"):
         figures = report[mode]
         assert set(figures) == set(MEASURES)
@@ -43,23 +56,12 @@ def test_json_report_measures_both_ways_through_the_turn_users_get(bench_config:
     assert sequential["transcript_ready_ms"]["p50"] >= sequential["end_of_speech_ms"]["p50"]
     ratio = report["streaming"]["first_audio_ms"]["p50"] / sequential["first_audio_ms"]["p50"]
     assert report["first_audio_ratio"] == pytest.approx(ratio, abs=0.002)
+    assert f"{report['first_audio_ratio']:.2f} × the sequential time" in out
     assert report["random_weights"] is False
     assert report["machine"]["cores"] == os.cpu_count()
     assert "piper" in report["engines"]["tts"]
     assert report["memory"]["peak_rss_mb"] > 0
     assert report["reply"].startswith("The capital of France is Paris.")
-
-
-@pytest.mark.slow
-def test_table_and_timeline_are_drawn(bench_config: Path) -> None:
-    result = run_cli("--config", str(bench_config), "bench", "--turns", "1")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    for label in MEASURES.values():
-        assert label in out
-    assert "streaming takes" in out and "× the sequential time" in out
-    assert out.count("playback |") == 2
-    assert f"cores {os.cpu_count()}" in out
 
 
 @pytest.mark.slow
@@ -94,6 +96,10 @@ def test_a_recording_without_speech_is_a_clear_error(bench_config: Path, tmp_pat
     result = run_cli("--config", str(bench_config), "bench", "--audio", str(silent), "--turns", "1")
     assert result.returncode == 2
     assert "no speech" in result.stderr
+    nowhere = tmp_path / "missing" / "report.json"
+    result = run_cli("--config", str(bench_config), "bench", "--save", str(nowhere))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(f"no folder {nowhere.parent}"), result.stderr
 
 
 @pytest.mark.parametrize(
@@ -120,6 +126,7 @@ def test_random_weights_go_through_the_real_loader_and_follow_the_config(
         '[asr]\nmodel = "tiny.en"\ndevice = "cpu"\n'
         '[llm]\ndevice = "cpu"\ncompile = true\n'
         '[tts]\nengine = "piper"\n'
+        '[audio]\nend_of_turn = "silence"\n'  # calibrating a random model: 23 s, no figure
     )
     result = run_cli(
         "--config", str(config), "bench", "--random-weights", "--random-layers", "1",
