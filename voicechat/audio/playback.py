@@ -237,7 +237,13 @@ class Speaker:
             with self._lock:
                 channel = self._channel
                 busy = channel is not None and channel.get_busy()
-                if not (busy and channel.get_queue() is not None):  # no pad waiting to start
+                # pygame's channel reads as idle for a moment as the sound queued behind the
+                # one that ended starts: a clip played then went out on a second channel
+                # beside the pad, and the echo canceller, told of the pad first, heard the
+                # clip 100 ms early (the reply's first word taken for a person in 4 runs of
+                # 17 through PulseAudio, every time this happened, and only then)
+                between = not busy and channel is not None and time.monotonic() < self._ends_at
+                if not between and not (busy and channel.get_queue() is not None):
                     # When it starts is taken before it is handed over, and a queued clip
                     # starts as the one before it ends (known now, where polling would be
                     # late): the echo canceller copes with hearing of a sound early, never
@@ -269,7 +275,9 @@ class Speaker:
     def wait(self, cancel: threading.Event | None = None) -> None:
         """Until the last clip has played out."""
         self._padding = False
-        while self._channel is not None and self._channel.get_busy():
+        while self._channel is not None and (
+            self._channel.get_busy() or time.monotonic() < self._ends_at  # or between sounds
+        ):
             if self._stopped(cancel):
                 return
             time.sleep(POLL_S)
@@ -280,6 +288,7 @@ class Speaker:
             self._padding = False
             if self._channel is not None:
                 self._channel.stop()
+            self._ends_at = min(self._ends_at, time.monotonic())
             if self.far_end is not None:
                 self.far_end.stopped(time.monotonic())
             return True
