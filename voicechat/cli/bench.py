@@ -212,13 +212,14 @@ def _random_weights_config(config: Any, reply_tokens: int, layers: int) -> Any:
 
 def _spoken_question(tts: Any) -> Any:
     """The default question, spoken by piper (`tts.piper_voice`, or the offline extra's
-    voice) and resampled to 16 kHz."""
+    voice) without its random variation, so every run hears the same audio, resampled to
+    16 kHz."""
     import soxr
 
     from voicechat.tts.base import synthesize
     from voicechat.tts.piper import PiperSynthesizer
     from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
-    spoken = synthesize(PiperSynthesizer(tts), QUESTION)
+    spoken = synthesize(PiperSynthesizer(tts, steady=True), QUESTION)
     samples = soxr.resample(spoken.samples, spoken.sample_rate, WHISPER_SAMPLE_RATE)
     return AudioClip(samples.astype("float32"), WHISPER_SAMPLE_RATE)

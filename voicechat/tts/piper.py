@@ -28,7 +28,9 @@ class PiperSynthesizer:
 
     engine = "piper"
 
-    def __init__(self, tts: TtsConfig | None = None) -> None:
+    def __init__(self, tts: TtsConfig | None = None, steady: bool = False) -> None:
+        """steady: without the voice's random variation (piper's noise scales at 0), so the
+        same text is the same audio every time, as a benchmark's question needs."""
         voice_path = tts.piper_voice if tts is not None else ""
         try:
             from piper import PiperVoice
@@ -44,12 +46,17 @@ class PiperSynthesizer:
         except Exception as e:
             raise ModelError(f"{path}: cannot load the piper voice ({e})") from e
         self.voice = path.stem
+        self._options: Any = None
+        if steady:
+            from piper import SynthesisConfig
+
+            self._options = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 
     def stream(self, text: str) -> Iterator[AudioClip]:
         """Speak `text`, one piece per sentence piper finds in it (float32 mono at the
         voice's rate, 22,050 Hz for joe-medium)."""
         import numpy as np
 
-        for chunk in self._voice.synthesize(text):
+        for chunk in self._voice.synthesize(text, self._options):
             samples = np.asarray(chunk.audio_float_array, dtype=np.float32)
             yield AudioClip(samples=samples, sample_rate=int(chunk.sample_rate))
