@@ -115,3 +115,17 @@ def test_streaming_speaks_sentence_by_sentence(piper: PiperSynthesizer) -> None:
         [Message("user", "weather?")], GenerationOptions()
     )
     assert len(sink.played) == 3  # the first clause, the rest of its sentence, one sentence
+
+
+def test_a_steady_voice_speaks_a_sentence_the_same_every_time(piper: PiperSynthesizer) -> None:
+    """bench's question: piper's random variation off, the same audio on every call; as
+    replies are spoken, two calls differ."""
+    import numpy as np
+
+    from voicechat.tts.base import synthesize
+
+    steady = PiperSynthesizer(steady=True)
+    first, second = (synthesize(steady, SHORT).samples for _ in range(2))
+    assert np.array_equal(first, second)
+    varied = [synthesize(piper, SHORT).samples for _ in range(2)]
+    assert not np.array_equal(*varied)
