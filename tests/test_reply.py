@@ -128,4 +128,4 @@ def test_a_steady_voice_speaks_a_sentence_the_same_every_time(piper: PiperSynthe
     first, second = (synthesize(steady, SHORT).samples for _ in range(2))
     assert np.array_equal(first, second)
     varied = [synthesize(piper, SHORT).samples for _ in range(2)]
-    assert not np.array_equal(*varied)
+    assert not np.array_equal(varied[0], varied[1])
