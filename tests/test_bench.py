@@ -86,6 +86,9 @@ def test_a_recording_without_speech_is_a_clear_error(bench_config: Path, tmp_pat
     result = run_cli("--config", str(bench_config), "bench", "--save", str(nowhere))
     assert result.returncode == 2
     assert result.stderr.strip().endswith(f"no folder {nowhere.parent}"), result.stderr
+    result = run_cli("--config", str(bench_config), "bench", "--save", str(tmp_path))
+    assert result.returncode == 2
+    assert "is a folder" in result.stderr
 
 
 @pytest.mark.parametrize(

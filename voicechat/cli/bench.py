@@ -72,8 +72,8 @@ def bench(
     from voicechat.bench.runner import Bench, speech_end_sample
     from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Message
 
-    if save is not None and not save.parent.is_dir():
-        raise UsageError(f"--save {save}: no folder {save.parent}")  # before minutes of work
+    if save is not None:
+        _check_save(save)
     config = settings().config
     clip = load_audio(audio) if audio else _spoken_question(config.tts)
     from voicechat.audio.takes import UNFINISHED_WAIT
@@ -158,14 +158,22 @@ def bench(
             f"unfinished below {judge.words_threshold:.3f}, finished from "
             f"{judge.words_finished:.3f}, calibrated to {chat.model_name}"
         )
-    if save is not None:
-        _save_report(report, save)
     if as_json:
         console().print_json(report)
-        return
-    from voicechat.cli.bench_report import render_bench_report
+    else:
+        from voicechat.cli.bench_report import render_bench_report
 
-    render_bench_report(console(), report, streaming[-1].timeline, sequential[-1].timeline)
+        render_bench_report(console(), report, streaming[-1].timeline, sequential[-1].timeline)
+    if save is not None:  # after the figures are shown, so a failed write loses none of them
+        _save_report(report, save)
+
+
+def _check_save(path: Path) -> None:
+    """A clear error now, before minutes of measuring, where `path` cannot be a new file."""
+    if path.is_dir():
+        raise UsageError(f"--save {path}: is a folder; name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"--save {path}: no folder {path.parent}")
 
 
 def _save_report(report: dict[str, Any], path: Path) -> None:
