@@ -103,6 +103,34 @@ def test_compiled_decoding_writes_what_eager_does_turn_after_turn_with_the_cache
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs, "no recompile"
 
 
+def test_a_thread_that_did_not_import_graph_trees_can_capture_after_its_state_is_made() -> None:
+    """torch before 2.13 asserts when a CUDA graph is captured in a thread other than the
+    one that imported cudagraph_trees (every reply generates in a new thread); the state
+    voicechat makes there is the one torch's own lookup then finds."""
+    import torch
+    from torch._inductor import cudagraph_trees
+
+    from voicechat.llm.transformers import make_graph_tree_state
+
+    seen: dict[str, Any] = {}
+
+    def reply_thread() -> None:
+        seen["before"] = torch._C._is_key_in_tls("tree_manager_containers")
+        make_graph_tree_state(cudagraph_trees)
+        seen["after"] = torch._C._is_key_in_tls("tree_manager_containers")
+        seen["container"] = cudagraph_trees.get_container(0)
+        seen["same"] = cudagraph_trees.get_container(0)
+
+    cudagraph_trees.get_container(0)  # this thread's state exists (it imported the module)
+    worker = threading.Thread(target=reply_thread)
+    worker.start()
+    worker.join()
+    assert seen["before"] is False, "a new thread starts without the state"
+    assert seen["after"] is True
+    assert isinstance(seen["container"], cudagraph_trees.TreeManagerContainer)
+    assert seen["same"] is seen["container"], "one container per device in the thread"
+
+
 def test_compile_with_bitsandbytes_or_without_a_compiler_is_one_clear_line(
     tiny_phi3: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,8 @@ class TransformersChatModel:
 
         def generate() -> None:
             try:
+                if self.compiled and self.device == "cuda":
+                    graph_trees_in_this_thread()
                 with cache.lock:
                     prompt = inputs["input_ids"][0].tolist()
                     reuse = cache.prepare(prompt, history)
@@ -332,6 +335,34 @@ def _compile_decoding(model: Any, device: str, quantization: str) -> None:
     # generate() compiles only on GPUs unless told; the stubs type the flag as None.
     config._compile_all_devices = True  # type: ignore[assignment]
     model.generation_config.compile_config = config
+
+
+def graph_trees_in_this_thread() -> None:
+    """Give the calling thread CUDA graph trees' per-thread state where torch does not.
+
+    A compiled step captures its CUDA graphs in the thread that generates, a new one for
+    every reply. torch before 2.13 keeps that state only in the thread that first imported
+    `torch._inductor.cudagraph_trees` and fails an assertion (`_is_key_in_tls`) when a graph
+    is captured in any other: a second compiled model in one process, or a recompile in a
+    later reply. torch 2.13 makes the state in each thread on first use (`_initialize_tls`)."""
+    from torch._inductor import cudagraph_trees
+
+    if not hasattr(cudagraph_trees, "_initialize_tls"):
+        make_graph_tree_state(cudagraph_trees)
+
+
+def make_graph_tree_state(cudagraph_trees: Any) -> None:
+    """What torch 2.13's `_initialize_tls` does, for the calling thread if it has no state:
+    an empty tree-manager container and lock per device, kept where `get_obj` finds them."""
+    import torch
+
+    if torch._C._is_key_in_tls("tree_manager_containers"):
+        return
+    local = cudagraph_trees.local
+    local.tree_manager_containers = {}
+    local.tree_manager_locks = defaultdict(threading.Lock)
+    torch._C._stash_obj_in_tls("tree_manager_containers", local.tree_manager_containers)
+    torch._C._stash_obj_in_tls("tree_manager_locks", local.tree_manager_locks)
 
 
 def _torchao_int4(dtype: str) -> Any:
