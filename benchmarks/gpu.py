@@ -15,7 +15,10 @@ each figure is the code path a user gets. It measures:
    memory;
 2. `voicechat bench --random-weights` with openai-whisper small.en, bf16 compiled and int4
    compiled, the take ended by the silence rule: end of speech to first audio, streaming
-   against sequential, and the whole stack's peak CUDA memory.
+   against sequential, and the whole stack's peak CUDA memory;
+3. the voice alone, in a process of its own: the bench's first sentence synthesised by
+   piper on the CPU, before and after torch has run on the CPU and CUDA in that process, to
+   set beside the bench's "TTS first audio".
 
 It writes gpu.json and gpu.md into --out. `--device cpu --layers 2` runs the same steps on a
 CPU in a few minutes, as a check that the script works.
@@ -178,6 +181,58 @@ def bench_figures(
     }
 
 
+def voice_figures(piper_voice: str, repeats: int = 5) -> dict[str, Any]:
+    """The bench's first sentence spoken by piper (`piper_voice`, "" for the offline extra's)
+    in a fresh process: ms p50 of `repeats` after a warm-up, alone and then after torch has
+    run a matrix product on the CPU and one on CUDA where there is one."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--time-voice", piper_voice, "--repeats", str(repeats)],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return {"error": done.stderr.strip()[-1500:] or f"exit {done.returncode}"}
+    figures: dict[str, Any] = json.loads(done.stdout)
+    return figures
+
+
+def time_voice(piper_voice: str, repeats: int) -> dict[str, Any]:
+    """`voice_figures`, in the process it starts."""
+    import os
+
+    import onnxruntime
+
+    from voicechat.bench.random_weights import FIXED_REPLY
+    from voicechat.config import TtsConfig
+    from voicechat.tts.piper import PiperSynthesizer
+
+    sentence = FIXED_REPLY.split(". ")[0] + "."
+    voice = PiperSynthesizer(TtsConfig(engine="piper", piper_voice=piper_voice), steady=True)
+
+    def p50_ms() -> float:
+        list(voice.stream(sentence))  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            list(voice.stream(sentence))
+            times.append((time.perf_counter() - start) * 1000)
+        return round(statistics.median(times), 1)
+
+    alone = p50_ms()
+    import torch
+
+    torch.ones(512, 512) @ torch.ones(512, 512)
+    if torch.cuda.is_available():
+        (torch.ones(512, 512, device="cuda") @ torch.ones(512, 512, device="cuda")).cpu()
+    return {
+        "sentence": sentence,
+        "alone_ms_p50": alone,
+        "after_torch_ms_p50": p50_ms(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
 def _table(header: list[str], rows: dict[str, dict[str, Any]], cells: Any) -> list[str]:
     """A markdown table: one row per variant, `cells(figures)` giving its cells."""
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -216,10 +271,21 @@ def markdown(results: dict[str, Any]) -> str:
                            f["memory"].get("peak_cuda_mb", "-")],
             ),
         ]  # fmt: skip
+    voice = results.get("voice") or {}
+    if "alone_ms_p50" in voice:
+        lines += [
+            "",
+            f"The voice alone ({voice['onnxruntime']} onnxruntime, {voice['cpu_count']} CPUs), "
+            f'"{voice["sentence"]}": {voice["alone_ms_p50"]} ms p50, '
+            f"{voice['after_torch_ms_p50']} ms after torch ran in the process.",
+        ]
+    elif voice:
+        lines += ["", f"The voice alone failed: {voice.get('error', '')}"]
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("gpu-figures"))
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
@@ -233,13 +299,22 @@ def main() -> None:
         metavar="NAMES",
         help='comma-separated settings to measure, decode and bench (e.g. "bf16 compiled")',
     )
+    parser.add_argument("--time-voice", metavar="VOICE", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=5, help=argparse.SUPPRESS)
     parser.add_argument(
         "--piper-voice",
         default="",
         help="a piper .onnx voice for the bench (default: the offline extra's); where the "
         "extra's 63 MB voice does not travel, an int8 copy (say so with its figures)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if args.time_voice is not None:  # the voice_figures child
+        print(json.dumps(time_voice(args.time_voice, args.repeats)))
+        return
 
     from voicechat.bench.figures import machine
     from voicechat.bench.random_weights import random_phi3
@@ -252,6 +327,7 @@ def main() -> None:
         "tokens": args.tokens,
         "decode": {},
         "bench": {},
+        "voice": {},
     }
 
     def save() -> None:  # after every step, so a late failure loses nothing
@@ -287,6 +363,11 @@ def main() -> None:
             )
             print(json.dumps(results["bench"][name])[:400], flush=True)
             save()
+    if not args.skip_bench:
+        print("== the voice alone", flush=True)
+        results["voice"] = voice_figures(args.piper_voice)
+        print(json.dumps(results["voice"]), flush=True)
+        save()
     decode(late_variants(args.device))
     save()
     print(markdown(results))
