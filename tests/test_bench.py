@@ -105,17 +105,18 @@ def test_random_whisper_shapes_follow_the_model_name(
 
 @pytest.mark.slow
 def test_random_weights_go_through_the_real_loader_and_follow_the_config(
-    tmp_path: Path,
+    tmp_path: Path, smart_turn_onnx: Path
 ) -> None:
     """A Phi-3-mini-shaped checkpoint (one layer, for speed) is loaded as a user's model is,
     through the transformers engine with its dtype, kept cache and stop tokens, and the
-    settings apply: with llm.compile the report names a compiled model."""
+    settings apply: with llm.compile the report names a compiled model. The smart end of
+    turn listens to the voice alone: a random model's words are not scored or calibrated."""
     config = tmp_path / "random.toml"
     config.write_text(
         '[asr]\nmodel = "tiny.en"\ndevice = "cpu"\n'
         '[llm]\ndevice = "cpu"\ncompile = true\n'
         '[tts]\nengine = "piper"\n'
-        '[audio]\nend_of_turn = "silence"\n'  # calibrating a random model: 23 s, no figure
+        f'[audio]\nend_of_turn = "smart"\nturn_model = "{smart_turn_onnx}"\n'
     )
     result = run_cli(
         "--config", str(config), "bench", "--random-weights", "--random-layers", "1",
@@ -130,6 +131,8 @@ def test_random_weights_go_through_the_real_loader_and_follow_the_config(
     assert report["reply"] == FIXED_REPLY
     for mode in ("streaming", "sequential"):
         assert report[mode]["tokens_per_s"]["p50"] > 0
+    assert report["engines"]["end of turn"] == "smart (sound)"
+    assert "end-of-turn words" not in report["engines"]
 
 
 @pytest.mark.slow

@@ -119,7 +119,9 @@ def bench(
 
     from voicechat.end_of_turn import make_judge
 
-    judge = make_judge(config.audio, models.chat, console().notice)
+    # A random model's words mean nothing, so with random weights the judge is given the
+    # fixed reply, which scores none: it listens to the voice alone (and is not calibrated).
+    judge = make_judge(config.audio, chat if random_weights else models.chat, console().notice)
     runner = Bench(config, hear, chat, synthesizer, question, token_count, judge)
     with console().working(f"Measuring {turns} turns of each kind after a warm-up…"):
         results = runner.run(turns)
