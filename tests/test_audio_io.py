@@ -155,3 +155,41 @@ def test_only_listed_containers_are_opened(tmp_path: Path) -> None:
                 out.mux(packet)
     with pytest.raises(AudioFileError, match="not a readable audio file"):
         load_any_audio(flv)
+
+
+def test_input_lost_by_the_device_restarts_the_capture_clock_and_is_logged(
+    pulse: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Capture times follow the device's sample count, which skips what an input overflow
+    lost: the block after one is stamped now, not where the count had got to, so the echo
+    canceller is not handed the wrong part of what played; and the loss is logged once."""
+    import time
+
+    import numpy as np
+    import sounddevice as sd
+
+    from voicechat.audio.capture import Microphone
+
+    mic = Microphone("")
+    rate = mic.device.rate
+    block = np.zeros((rate // 100, 1), dtype=np.float32)  # 10 ms
+    fine, lost = sd.CallbackFlags(), sd.CallbackFlags()
+    lost.input_overflow = True
+    for _ in range(10):  # 100 ms of blocks as a device delivers them
+        mic._on_block(block, len(block), None, fine)
+        time.sleep(0.01)
+    assert all(mic.read(timeout=0.1) is not None for _ in range(10))
+    time.sleep(0.2)  # 200 ms of input the device lost: its count of samples skips them
+    mic._on_block(block, len(block), None, lost)
+    now = time.monotonic()
+    with caplog.at_level("WARNING", logger="voicechat.audio.capture"):
+        assert mic.read(timeout=0.1) is not None
+        assert mic.read(timeout=0.01) is None
+    assert mic.overflows == 1
+    assert mic._clock is not None
+    origin, seen = mic._clock
+    assert seen == len(block), "the count started again at the block after the loss"
+    assert abs(origin + seen / rate - now) < 0.05, "stamped now, not 200 ms early"
+    assert [r.getMessage() for r in caplog.records] == [
+        "microphone: input lost 1 times so far (overflow)"
+    ]

@@ -6,6 +6,7 @@ device's own rate and soxr resamples as blocks arrive.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -17,6 +18,8 @@ from voicechat.types import WHISPER_SAMPLE_RATE, MicBlock
 
 if TYPE_CHECKING:
     from voicechat.audio.echo import MicFilter
+
+log = logging.getLogger(__name__)
 
 BLOCK_S = 0.032
 """Seconds per block from the device (one voice-activity frame at 16 kHz)."""
@@ -40,12 +43,15 @@ class Microphone:
 
     level_db: the loudness of the latest block in dBFS (-100 for silence), for a meter.
     clean: cleans every block before it is read (echo, noise: `audio.echo.MicFilter`).
+    overflows: device blocks that came after input was lost (PortAudio's input overflow).
     """
 
     def __init__(self, device: str | int = "", clean: MicFilter | None = None) -> None:
         self.device = resolve_input(device)
         self.clean = clean
         self.level_db = -100.0
+        self.overflows = 0
+        self._overflows_logged = 0
         self._blocks: queue.Queue[Any] = queue.Queue()
         self._stream: Any = None
         self._resampler: Any = None
@@ -109,7 +115,10 @@ class Microphone:
         rate = self.device.rate
         origin, seen = self._clock if self._clock is not None else (now - frames / rate, 0)
         captured_at = origin + (seen + frames) / rate
-        if captured_at > now or now - captured_at > REANCHOR_S:
+        lost = bool(getattr(status, "input_overflow", False))
+        if lost:  # the sample clock skipped what was lost: count from now again
+            self.overflows += 1
+        if lost or captured_at > now or now - captured_at > REANCHOR_S:
             origin, seen = now - frames / rate, 0
             captured_at = now
         self._clock = (origin, seen + frames)
@@ -138,6 +147,9 @@ class Microphone:
                     f"the microphone {self.device.name!r} stopped delivering audio (disconnected?)"
                 ) from None
             return None
+        if self.overflows > self._overflows_logged:
+            log.warning("microphone: input lost %d times so far (overflow)", self.overflows)
+            self._overflows_logged = self.overflows
         rms = float(np.sqrt(np.mean(np.square(block)))) if len(block) else 0.0
         self.level_db = 20 * float(np.log10(rms)) if rms > 1e-5 else -100.0
         if self._resampler is not None:
