@@ -32,6 +32,7 @@ from typing import Protocol, runtime_checkable
 
 from voicechat.config import AudioConfig
 from voicechat.types import AudioClip
+from voicechat.words import words
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ def dangling(text: str) -> bool:
     """
     if re.search(r"\d$", text.strip()):
         return True
-    words = re.findall(r"[a-z0-9']+", text.lower())
-    return bool(words) and words[-1] in DANGLING_WORDS
+    said = words(text)
+    return bool(said) and said[-1] in DANGLING_WORDS
 
 
 @runtime_checkable

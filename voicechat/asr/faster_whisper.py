@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from voicechat.config import AsrConfig
 from voicechat.errors import ModelError
 from voicechat.hub import hub_reachable
 from voicechat.types import AudioClip
+from voicechat.words import words
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ TOKENS_FLOOR = 12
 def repeats_itself(text: str) -> bool:
     """Whether `text` says the same two or more words twice in a row, as a runaway decode
     does ("Good morning. Good morning."); punctuation and case ignored."""
-    words = re.findall(r"[\w']+", text.lower())
-    for size in range(2, len(words) // 2 + 1):
-        for i in range(len(words) - 2 * size + 1):
-            if words[i : i + size] == words[i + size : i + 2 * size]:
+    said = words(text)
+    for size in range(2, len(said) // 2 + 1):
+        for i in range(len(said) - 2 * size + 1):
+            if said[i : i + size] == said[i + size : i + 2 * size]:
                 return True
     return False
 
