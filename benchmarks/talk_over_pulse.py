@@ -1,6 +1,7 @@
 """Talking over the reply through PulseAudio, without the terminal or the language model: how
 often a request spoken over the reply is taken, how soon, what the take is heard as, and how
-often the reply's own echo is taken for a person.
+often the reply's own echo is taken for a person (and how many of those takes, and of the
+person's, talk drops as the reply's own words: `voicechat.own_voice`).
 
     python benchmarks/talk_over_pulse.py [--runs 4] [--voice piper|real|none] [--leak-s 3]
 
@@ -65,6 +66,7 @@ def main() -> None:
     from tests.support.speech import speak, word_error_rate
     from tests.support.tiny_phi3 import ANSWERS
     from voicechat.audio.io import load_audio
+    from voicechat.own_voice import is_own_words
 
     bench = _echo_benchmark()
     folder = Path(tempfile.mkdtemp())
@@ -79,6 +81,7 @@ def main() -> None:
     first_word_s = bench.speech_level(load_audio(request).samples)[1] / 16_000 if request else 0
     hear = bench.take_hearing()
     outcomes: list[str] = []
+    own: list[str] = []  # outcomes of the takes talk drops as the reply's own words
     after_ms: list[float] = []
     errors: list[float] = []
     with pulse_daemon() as env:
@@ -94,10 +97,16 @@ def main() -> None:
             if after is not None:
                 after_ms.append(after)
                 errors.append(word_error_rate(said, heard))
+            if heard and is_own_words(heard, " ".join(sentences)):
+                own.append(outcome)
+                heard += " (the reply's own words: not answered)"
             when = f" {after:.0f} ms after the first word" if after is not None else ""
             print(f"run {run}: {outcome}{when}" + (f"; heard {heard!r}" if heard else ""))
     counts = {o: outcomes.count(o) for o in ("taken", "never taken", "echo taken")}
     print(f"{args.voice}, {args.runs} runs: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("dropped as the reply's own words: " + ", ".join(
+        f"{own.count(o)} of {counts[o]} {o}" for o in ("taken", "echo taken")
+    ))  # fmt: skip
     if after_ms:
         print(f"taken after the first word: p50 {statistics.median(after_ms):.0f} ms, "
               f"max {max(after_ms):.0f} ms; word error rate mean "

@@ -347,6 +347,7 @@ def test_talking_over_a_reply_stops_it_and_is_answered_next() -> None:
         talk.loop.tick()
         (_, said) = talk.turns.started
         assert isinstance(said, Spoken) and talk.mode() is Mode.ANSWERING
+        assert said.over_reply, "the turn knows it stopped a reply (its echo is not answered)"
         assert talk.takes.over_reply == [True, True], "and the next reply can be talked over"
     finally:
         talk.early.shutdown()
@@ -360,6 +361,12 @@ def test_a_reply_nobody_talked_over_leaves_its_take_waiting() -> None:
         talk.loop.tick()
         assert talk.mode() is Mode.WAITING and len(talk.takes.started) == 1
         assert not talk.turns.asked_to_stop()
+        talk.heard.put("speech")  # after the reply: a take like any other
+        talk.loop.tick()
+        talk.takes.end("silence")
+        talk.loop.tick()
+        (_, said) = talk.turns.started
+        assert isinstance(said, Spoken) and not said.over_reply
     finally:
         talk.early.shutdown()
 

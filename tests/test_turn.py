@@ -120,6 +120,34 @@ def test_a_take_with_no_words_sends_nothing(tmp_path: Path) -> None:
     assert not SessionStore(tmp_path).exists("t")
 
 
+@pytest.mark.parametrize("over_reply", [True, False])
+def test_a_take_that_stopped_a_reply_with_only_its_words_is_its_echo_and_not_answered(
+    tmp_path: Path, over_reply: bool
+) -> None:
+    model = PacedChatModel(REPLY, 0.0)
+    conversation = _conversation(tmp_path, model, None, hear="So go out.")
+    conversation.session.add("user", QUESTION)
+    conversation.session.add("assistant", "It is sunny and warm today, so go", interrupted=True)
+    take = Spoken(_silence(), time.monotonic(), over_reply=over_reply)
+    result = run_turn(conversation, take, TurnListener())
+    if over_reply:  # heard while the reply played, and the reply's own words: its echo
+        assert result.own_voice and result.said == "So go out." and result.reply is None
+        assert model.written_at == [], "the model was never asked"
+        assert not SessionStore(tmp_path).exists("t"), "nothing was saved"
+    else:  # the same words said after the reply are a person's, and answered
+        assert not result.own_voice and result.reply is not None
+        assert _saved(tmp_path)[-2:] == [("user", "So go out."), ("assistant", REPLY)]
+
+
+def test_a_person_talking_over_a_reply_is_answered(tmp_path: Path) -> None:
+    conversation = _conversation(tmp_path, PacedChatModel(REPLY, 0.0), None, hear=QUESTION)
+    conversation.session.add("assistant", "It is sunny and warm today, so go", interrupted=True)
+    result = run_turn(
+        conversation, Spoken(_silence(), time.monotonic(), over_reply=True), TurnListener()
+    )
+    assert not result.own_voice and result.reply is not None and result.reply.text == REPLY
+
+
 def test_a_failed_reply_keeps_the_question_and_the_error(tmp_path: Path) -> None:
     class Failing(PacedChatModel):
         """Fails after its first piece, as a model that runs out of memory would."""

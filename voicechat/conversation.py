@@ -111,6 +111,13 @@ class Conversation:
             "tts": tts_engine,
         }
 
+    def last_reply(self) -> str:
+        """The latest reply's text as kept (as far as it got): "" before the first."""
+        return next(
+            (m["content"] for m in reversed(self.session.messages) if m["role"] == "assistant"),
+            "",
+        )
+
     def save_question(self, text: str) -> None:
         """Keep what was said, before the reply to it starts."""
         self.session.add("user", text)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from voicechat.conversation import Conversation
 from voicechat.errors import UsageError, VoicechatError
 from voicechat.marks import Marks, Stage
+from voicechat.own_voice import is_own_words
 from voicechat.reply import Reply, ReplyListener
 from voicechat.turn_input import Spoken, Typed
 
@@ -93,12 +94,15 @@ class TurnTimings:
 class TurnResult:
     """How a turn ended. said: what was said or typed ("" for a take with no words in it,
     and then reply is None). stopped: the turn was stopped before its reply began (reply is
-    None; what was said, if known, is saved with an empty reply marked interrupted)."""
+    None; what was said, if known, is saved with an empty reply marked interrupted).
+    own_voice: the take stopped a reply and held only that reply's words (`own_voice`): its
+    echo, not answered or saved (said is what it was heard as; reply is None)."""
 
     said: str
     reply: Reply | None
     timings: TurnTimings
     stopped: bool = False
+    own_voice: bool = False
 
 
 def run_turn(
@@ -110,6 +114,9 @@ def run_turn(
     cancel: threading.Event | None = None,
 ) -> TurnResult:
     """Answer one take or text: transcribe, save the question, reply, save the reply.
+
+    A take spoken over a reply that holds only that reply's words is its echo: nothing is
+    saved or answered (`TurnResult.own_voice`).
 
     An interrupted reply is saved as far as it got; a failed one is saved with its error and
     the error raised. streaming: False writes the whole reply before speaking it (bench's
@@ -127,6 +134,10 @@ def run_turn(
                 said.early.abandon()
             timings = TurnTimings.of(start, stt_at)
             return TurnResult("", None, timings, stopped=cancel.is_set())
+        if said.over_reply and is_own_words(text, conversation.last_reply()):
+            if said.early is not None:
+                said.early.abandon()
+            return TurnResult(text, None, TurnTimings.of(start, stt_at), own_voice=True)
     listener.on_said(text)
     early = said.early if isinstance(said, Spoken) else None
     messages = None if early is not None or cancel.is_set() else conversation.prompt(text)

@@ -51,9 +51,12 @@ class Spoken:
     ended_at: time.monotonic() when the take ended.
     transcript: its transcription, already under way (begun at the pause it ended at).
     early: a reply to it, already begun at that pause and held (see `early_start`).
+    over_reply: its speech began while a reply played, and stopped it: a take that holds
+        only that reply's words is its echo, and is not answered (`own_voice`).
     """
 
     clip: AudioClip
     ended_at: float
     transcript: concurrent.futures.Future[str] | None = None
     early: HeldReply | None = None
+    over_reply: bool = False

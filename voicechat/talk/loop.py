@@ -16,6 +16,7 @@ the reply or opens a new take.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import queue
@@ -87,6 +88,7 @@ class TalkLoop:
         self._barge_in = False
         self._pending_text: str | None = None
         self._pending_take: Spoken | None = None  # spoken over a reply that is still ending
+        self._spoke_over = False  # the take under way stopped a reply
 
     def run(self) -> None:
         """Answer keys and finished jobs until the user quits; always leaves saved."""
@@ -127,6 +129,7 @@ class TalkLoop:
                 self._enter(Mode.LISTENING)
             elif self.mode is Mode.ANSWERING and self.talk_over:
                 log.debug("speech over the reply: it stops, the take goes on")
+                self._spoke_over = True
                 self.interrupt()
                 self._enter(Mode.LISTENING)
         take = self.takes.finished()
@@ -213,6 +216,7 @@ class TalkLoop:
             self.takes.start(wait_for_speech=True, over_reply=True)
 
     def _take_finished(self, take: Take) -> None:
+        over_reply, self._spoke_over = self._spoke_over, False
         if self.mode in (Mode.LISTENING, Mode.WAITING):
             self._enter(Mode.IDLE)
         if take.ended_by in ("silence", "smart", "limit"):
@@ -224,7 +228,7 @@ class TalkLoop:
             elif not self.hands_free:
                 self.screen.notice("take discarded")
             return
-        said = self.early.take_ended(take)
+        said = dataclasses.replace(self.early.take_ended(take), over_reply=over_reply)
         if self.turns.busy:  # spoken over a reply that has not quite stopped yet
             self._pending_take = said
             self._enter(Mode.ANSWERING)

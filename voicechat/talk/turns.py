@@ -70,6 +70,8 @@ class Turns:
     def _show(self, outcome: TurnResult | str) -> None:
         if isinstance(outcome, str):
             self.screen.error(outcome)
+        elif outcome.own_voice:
+            self.screen.notice(f"heard the reply's own voice ({outcome.said!r}); not answered")
         elif outcome.stopped:
             self.screen.notice("stopped before the reply began")
         elif outcome.reply is None:
