@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -193,3 +194,66 @@ def test_input_lost_by_the_device_restarts_the_capture_clock_and_is_logged(
     assert [r.getMessage() for r in caplog.records] == [
         "microphone: input lost 1 times so far (overflow)"
     ]
+
+
+def test_resampled_capture_times_follow_the_samples_until_input_is_lost(
+    pulse: dict[str, str],
+) -> None:
+    """Blocks that arrive in pairs (as through ALSA's PulseAudio plugin) at 44.1 kHz, resampled
+    to 16 kHz: each block is stamped exactly its own samples after the one before, however
+    unevenly the callbacks ran and the resampler handed out samples (the echo canceller is
+    aligned to the sample); after lost input, and after blocks dropped unread, the count and
+    the resampler start again from the block that follows."""
+    import dataclasses
+    import time
+
+    import sounddevice as sd
+
+    from voicechat.audio.capture import BLOCK_S, Microphone
+
+    mic = Microphone("")
+    mic.device = dataclasses.replace(mic.device, rate=44_100)
+    mic._resampler = mic._new_resampler()
+    frames = int(44_100 * BLOCK_S)
+    block = tone(440, 44_100, BLOCK_S)[:frames, None].astype(np.float32)
+    fine, lost = sd.CallbackFlags(), sd.CallbackFlags()
+    lost.input_overflow = True
+
+    def pairs(count: int, first: sd.CallbackFlags = fine) -> list[tuple[int, float]]:
+        """`count` pairs of blocks, 64 ms apart; (samples, stamp) of each block read."""
+        for pair in range(count):
+            mic._on_block(block, frames, None, first if pair == 0 else fine)
+            mic._on_block(block, frames, None, fine)
+            time.sleep(2 * BLOCK_S - (0.012 if pair == count // 2 else 0.0))  # one pair early
+        read = []
+        while (got := mic.read(timeout=0.01)) is not None:
+            assert mic._resampled is not None
+            read.append((len(got.kept), mic._resampled[0] + mic._resampled[1] / 16_000))
+        return read
+
+    def steps(read: list[tuple[int, float]]) -> list[float]:
+        """How much later each block is stamped than its samples after the one before, ms."""
+        return [1000 * (b - a - n / 16_000) for (_, a), (n, b) in itertools.pairwise(read)]
+
+    read = pairs(12)
+    # all of it, but what the resampler holds back (about 26 ms at these rates)
+    assert 0 < 24 * frames * 16_000 / 44_100 - sum(n for n, _ in read) < 16_000 * BLOCK_S
+    assert max(map(abs, steps(read))) < 1e-6, "one count from the first block on"
+    time.sleep(0.3)  # input lost, then the device goes on
+    now = time.monotonic()
+    after_loss = pairs(3, first=lost)
+    assert now - BLOCK_S <= after_loss[0][1] <= now + 0.02, "counted from the time again"
+    assert max(map(abs, steps(after_loss))) < 1e-6
+    pairs_heard = pairs(2)  # heard while not listening, and dropped unread
+    mic._on_block(block, frames, None, fine)
+    mic.drain()
+    mic._on_block(block, frames, None, fine)
+    assert mic._clock is not None
+    origin, seen = mic._clock
+    heard = mic.read(timeout=0.1)
+    assert heard is not None and mic._resampled is not None
+    first, counted = mic._resampled
+    assert counted == len(heard.kept), "the count started again after the drop"
+    device_end = origin + seen / 44_100
+    assert device_end - BLOCK_S <= first + counted / 16_000 <= device_end
+    assert pairs_heard, "blocks kept coming meanwhile"

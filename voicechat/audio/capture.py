@@ -24,12 +24,14 @@ log = logging.getLogger(__name__)
 BLOCK_S = 0.032
 """Seconds per block from the device (one voice-activity frame at 16 kHz)."""
 REANCHOR_S = 0.5
-"""Seconds by which a block may arrive later than the device's own sample clock says before
-that clock is set again (samples were lost: an overrun, a device that paused). A callback
-run late on a busy machine is not such a case: its samples were captured on time."""
-GAP_S = 0.001
-"""Seconds between the end of one device block read and the start of the next beyond which
-the second starts a new count of resampled samples (`Microphone._resampled_until`)."""
+"""Seconds by which the device's sample clock may disagree with when its blocks arrive before
+that clock is set again from the time: samples were lost (an overrun, a device that paused),
+or the device's clock drifted that far from the system's over hours. A callback run late on
+a busy machine is not such a case: its samples were captured on time. Nor is one run early:
+through ALSA's PulseAudio plugin blocks come in pairs, so a count begun at the first block
+runs up to a block ahead of later ones. It stays a little late, which nothing minds, where
+setting it again (by 0.1-8 ms at a time) moved the echo as the linear canceller saw it, and
+a canceller aligned to the sample then removed little of the echo for most of a second."""
 STALL_S = 0.5
 """Seconds without a block, once blocks have been coming, after which the device counts as
 gone. Blocks come every BLOCK_S (in pairs through ALSA's PulseAudio plugin); a PulseAudio
@@ -65,10 +67,9 @@ class Microphone:
         """(when the first 16 kHz sample counted was captured, samples counted since): the
         resampler hands out its samples in uneven bursts (540 for one 32 ms block at 44.1
         kHz, none for another), so a resampled block's capture time is counted in its own
-        samples, from the last block that did not follow the one read before."""
-        self._read_until: float | None = None
-        """Capture time of the last device sample read (a block that does not start there
-        follows a gap: blocks dropped, the clock set again)."""
+        samples, from the last gap in what was read (`_resampled_until`)."""
+        self._dropped = True
+        """Blocks were dropped unread (`drain`), or none was read yet."""
 
     @property
     def settling(self) -> bool:
@@ -78,7 +79,6 @@ class Microphone:
 
     def start(self) -> None:
         """Open the stream (once); raises MicrophoneUnavailable for a busy or missing device."""
-        import soxr
 
         sd = _sounddevice()
         with self._lock:
@@ -103,11 +103,13 @@ class Microphone:
             except sd.PortAudioError as e:
                 self._stream = None
                 raise MicrophoneUnavailable(f"cannot open {self.device.name!r} ({e})") from None
-            self._resampler = (
-                soxr.ResampleStream(rate, WHISPER_SAMPLE_RATE, 1, dtype="float32")
-                if rate != WHISPER_SAMPLE_RATE
-                else None
-            )
+            self._resampler = self._new_resampler() if rate != WHISPER_SAMPLE_RATE else None
+
+    def _new_resampler(self) -> Any:
+        """A resampler from the device's rate to 16 kHz, holding nothing yet."""
+        import soxr
+
+        return soxr.ResampleStream(self.device.rate, WHISPER_SAMPLE_RATE, 1, dtype="float32")
 
     def _on_block(self, indata: Any, frames: int, at: Any, status: Any) -> None:
         now = time.monotonic()
@@ -118,14 +120,18 @@ class Microphone:
         lost = bool(getattr(status, "input_overflow", False))
         if lost:  # the sample clock skipped what was lost: count from now again
             self.overflows += 1
-        if lost or captured_at > now or now - captured_at > REANCHOR_S:
+        # A gap: samples before this block are missing (lost, the device paused), or the
+        # clocks drifted apart; the count starts again.
+        gap = lost or self._clock is None or abs(now - captured_at) > REANCHOR_S
+        if gap:
             origin, seen = now - frames / rate, 0
             captured_at = now
         self._clock = (origin, seen + frames)
-        self._blocks.put((indata[:, 0].copy(), captured_at))
+        self._blocks.put((indata[:, 0].copy(), captured_at, gap))
 
     def drain(self) -> None:
         """Drop everything recorded so far (what was heard while not listening)."""
+        self._dropped = True
         while True:
             try:
                 self._blocks.get_nowait()
@@ -137,7 +143,7 @@ class Microphone:
         import numpy as np
 
         try:
-            block, captured_at = self._blocks.get(timeout=timeout)
+            block, captured_at, gap = self._blocks.get(timeout=timeout)
         except queue.Empty:
             stream, last = self._stream, self._last_block_at
             stalled = last is not None and time.monotonic() - last > STALL_S
@@ -152,22 +158,28 @@ class Microphone:
             self._overflows_logged = self.overflows
         rms = float(np.sqrt(np.mean(np.square(block)))) if len(block) else 0.0
         self.level_db = 20 * float(np.log10(rms)) if rms > 1e-5 else -100.0
+        gap, self._dropped = gap or self._dropped, False
         if self._resampler is not None:
             start = captured_at - len(block) / self.device.rate
+            if gap:  # what the resampler holds does not go on into this block
+                self._resampler = self._new_resampler()
             block = self._resampler.resample_chunk(block)
-            captured_at = self._resampled_until(start, captured_at, len(block))
+            captured_at = self._resampled_until(start, len(block), gap)
         block = np.asarray(block, dtype=np.float32)
         if self.clean is None:
             return MicBlock.alone(block)
         return self.clean.process(block, captured_at)
 
-    def _resampled_until(self, start: float, end: float, samples: int) -> float:
+    def _resampled_until(self, start: float, samples: int, gap: bool) -> float:
         """When the last of `samples` resampled samples was captured, the device block they
-        came from running from `start` to `end`: counted on from the samples read before,
-        unless the block does not follow the last one read."""
-        follows = self._read_until is not None and abs(start - self._read_until) < GAP_S
-        self._read_until = end
-        if self._resampled is None or not follows:
+        came from starting at `start` (`gap`: after missing samples, or the first).
+
+        Counted on from the samples read before, and from this block only after a gap (the
+        resampler is then new too): its output for a block starts up to a block before it,
+        so counting afresh from a block's start in the middle of a stream misplaced it by up
+        to 30 ms. Through PulseAudio that moved the echo's delay as the canceller saw it by as
+        much, about once per reply."""
+        if self._resampled is None or gap:
             self._resampled = (start, 0.0)
         first, counted = self._resampled
         self._resampled = (first, counted + samples)
