@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--leak-s", type=float, default=3.0, help="reply alone before the request")
     args = parser.parse_args()
 
-    from tests.support.pulse import pulse_daemon
+    from tests.support.pulse import pulse_daemon, speaker_leaking_into_microphone
     from tests.support.speech import speak, word_error_rate
     from tests.support.tiny_phi3 import ANSWERS
     from voicechat.audio.io import load_audio
@@ -84,13 +84,8 @@ def main() -> None:
     own: list[str] = []  # outcomes of the takes talk drops as the reply's own words
     after_ms: list[float] = []
     errors: list[float] = []
-    with pulse_daemon() as env:
+    with pulse_daemon() as env, speaker_leaking_into_microphone(env):
         os.environ.update(env)
-        subprocess.run(
-            ["pactl", "load-module", "module-loopback", "source=vspeaker.monitor",
-             "sink=vmic_sink", "latency_msec=30", "adjust_time=0"],
-            check=True, capture_output=True,
-        )  # fmt: skip
         for run in range(args.runs):
             outcome, heard, after = _run(reply, request, args.leak_s, first_word_s, hear)
             outcomes.append(outcome)

@@ -236,12 +236,73 @@ def test_the_timeline_gives_what_played_over_any_span() -> None:
     assert np.array_equal(timeline.over(START + 5.0, 160), frames[1])
 
 
-def test_stopping_keeps_what_was_already_on_its_way_out() -> None:
+class _TimedFilter(MicFilter):
+    """A MicFilter that keeps every block it cleaned: (captured at, heard, kept)."""
+
+    def __init__(self, far_end: FarEnd) -> None:
+        super().__init__(echo_cancel=True, noise_suppression=True, far_end=far_end)
+        self.blocks: list[tuple[float, np.ndarray, np.ndarray]] = []
+
+    def process(self, block: np.ndarray, captured_at: float) -> MicBlock:
+        cleaned = super().process(block, captured_at)
+        self.blocks.append((captured_at, block, cleaned.kept))
+        return cleaned
+
+
+def test_a_reply_stopped_mid_word_leaves_nothing_of_it_in_what_a_take_keeps(
+    pulse: dict[str, str], reply: AudioClip
+) -> None:
+    """Through PulseAudio, the speaker looped into the microphone: once a stopped reply's
+    echo has come, the take keeps silence, not the linear canceller's prediction of sound
+    that never played. (Told that 0.3 s more of it played after the stop, the canceller put
+    that 0.3 s into the take at -15 to -24 dBFS, inverted, over the first words of the
+    person who had stopped the reply.)"""
+    import threading
+    import time
+
+    from tests.support.pulse import speaker_leaking_into_microphone
+    from voicechat.audio.capture import Microphone
+    from voicechat.audio.playback import Speaker
+
     far_end = FarEnd()
-    far_end.played(AudioClip(np.full(RATE, 0.1, np.float32), RATE), START)
-    far_end.stopped(START + 0.5)
-    kept = far_end.due(START + 2.0)
-    assert 0.75 * RATE <= len(kept) * 160 <= 0.85 * RATE, "0.5 s played and its tail of 0.3 s"
+    clean = _TimedFilter(far_end)
+    with speaker_leaking_into_microphone(pulse):
+        speaker = Speaker("", far_end)
+        speaker.open()
+        mic = Microphone("", clean)
+        mic.start()
+        stop = threading.Event()
+
+        def play() -> None:
+            if speaker.play(reply, stop):
+                speaker.wait(stop)
+
+        player = threading.Thread(target=play)
+        try:
+            player.start()
+            until = time.monotonic() + 2.5
+            while time.monotonic() < until:
+                mic.read(0.1)
+            stop.set()
+            player.join()
+            stopped_at = time.monotonic()
+            until = stopped_at + 1.0
+            while time.monotonic() < until:
+                mic.read(0.1)
+        finally:
+            stop.set()
+            mic.close()
+            speaker.close()
+
+    def level(start: float, end: float, which: int) -> float:
+        parts = [b[which] for b in clean.blocks if start <= b[0] - len(b[1]) / RATE < end]
+        return _level_db(np.concatenate(parts))
+
+    assert clean.linear and clean.echo_s > 0, "the echo's delay was found"
+    echo_ends = stopped_at + clean.echo_s  # the echo of what played before the stop is in
+    assert level(stopped_at - 1.0, stopped_at - 0.2, 1) > -30.0, "the reply was heard"
+    assert level(echo_ends, echo_ends + 0.4, 1) < -90.0, "the room went silent"
+    assert level(echo_ends, echo_ends + 0.4, 2) < -60.0, "and so did what a take keeps"
 
 
 def test_clips_played_one_after_another_reach_the_canceller_as_one_stream() -> None:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.pulse import play_into_microphone
+from tests.support.pulse import play_into_microphone, speaker_leaking_into_microphone
 from tests.support.speech import normalise, speak, word_error_rate
 from tests.support.talk import session_messages
 from tests.support.tmux import TmuxTerminal
@@ -56,18 +55,8 @@ LEAK_S = 3.0
 @pytest.fixture
 def speaker_leaks(pulse: dict[str, str]) -> Iterator[None]:
     """What the virtual speaker plays reaches the virtual microphone ~30 ms later."""
-    env = {**os.environ, **pulse}
-    loaded = subprocess.run(
-        [
-            "pactl", "load-module", "module-loopback", "source=vspeaker.monitor",
-            "sink=vmic_sink", "latency_msec=30", "adjust_time=0",
-        ],
-        env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    try:
+    with speaker_leaking_into_microphone(pulse):
         yield
-    finally:
-        subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], env=env, check=False)
 
 
 def _talk_over(t: TmuxTerminal, pulse: dict[str, str], voice: Path) -> None:

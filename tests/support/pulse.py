@@ -77,6 +77,24 @@ def record_speaker(path: Path, env: dict[str, str]) -> Iterator[Path]:
         recorder.wait(timeout=10)
 
 
+@contextmanager
+def speaker_leaking_into_microphone(env: dict[str, str], latency_ms: int = 30) -> Iterator[None]:
+    """While in the block, what the virtual speaker plays reaches the virtual microphone
+    `latency_ms` later, at full level (a room carrying a loudspeaker to a laptop's microphone)."""
+    full = {**os.environ, **env}
+    loaded = subprocess.run(
+        [
+            "pactl", "load-module", "module-loopback", "source=vspeaker.monitor",
+            "sink=vmic_sink", f"latency_msec={latency_ms}", "adjust_time=0",
+        ],
+        env=full, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], env=full, check=False)
+
+
 def play_into_microphone(path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start playing `path` into the virtual microphone; returns the running player."""
     return subprocess.Popen(["paplay", "--device=vmic_sink", str(path)], env={**os.environ, **env})

@@ -18,9 +18,14 @@ FRAME_SAMPLES = WHISPER_SAMPLE_RATE // 100
 """Samples in one 10 ms frame at 16 kHz, the only frame length WebRTC's audio module takes."""
 FRAME_S = FRAME_SAMPLES / WHISPER_SAMPLE_RATE
 """Seconds in one frame."""
-STOP_TAIL_S = 0.3
-"""Seconds of what was handed to the speaker that still comes out after it is stopped (the
-device's and the sound server's buffers): that tail still reaches the microphone."""
+STOP_TAIL_S = 0.02
+"""Seconds of what was handed to the speaker that still comes out after it is stopped: what
+the mixer had already mixed (one buffer, 512 samples at 24 kHz). The device's and the sound
+server's buffers are not added: a clip is stamped when it is handed over, so they are part of
+the echo's delay. Measured through PulseAudio, the echo ended 10-20 ms before the stop plus
+that delay. With 0.3 s here the linear canceller went on subtracting the echo of 0.3 s of
+reply that never played, and put it into the take at -15 to -24 dBFS, over the first words
+of the person who had stopped the reply ("capital of the grant" for "capital of France")."""
 CONTIGUOUS_S = 0.002
 """A clip that starts within this many seconds of where the one before it ends continues
 its stream. Padding each clip to whole frames instead put up to 10 ms of silence at every
