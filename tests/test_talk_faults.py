@@ -71,6 +71,16 @@ def test_the_microphone_vanishing_mid_take_is_one_line(
         time.sleep(2.5)  # the microphone delivers (ALSA's PulseAudio plugin starts slowly)
         play_into_microphone(question, pulse)
         time.sleep(1.0)
+        # PulseAudio moves a stream whose source vanished to another source, and this daemon's
+        # other sources (the null sinks' monitors) can go on delivering silence into the
+        # take, which the silence rule then ends and sends. Where there is nothing to move
+        # to, the stream dies with its device: as here.
+        for line in _pactl(pulse, "list", "short", "source-outputs").splitlines():
+            if "protocol-native" in line:  # a client's recording stream: talk's microphone
+                subprocess.run(
+                    ["pacmd", "kill-source-output", line.split("\t")[0]],
+                    env={**os.environ, **pulse}, capture_output=True, check=True,
+                )  # fmt: skip
         unload()
         screen = t.wait_for("error:", timeout=30)
     assert "stopped delivering audio" in screen, screen
