@@ -141,9 +141,9 @@ class AudioConfig:
         "else the Hugging Face Hub's",
     )
     echo_cancel: bool = _key(
-        False,
+        True,
         "hands-free: keep listening while a reply plays, its own voice cancelled, so a person "
-        "can talk over it (needs voicechat[duplex]; off until it is reliable, see README)",
+        "can talk over it (needs voicechat[duplex]; false listens only between replies)",
     )
     noise_suppression: bool = _key(
         True, "suppress steady noise and rumble on the microphone (needs voicechat[duplex])"

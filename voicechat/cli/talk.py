@@ -27,7 +27,11 @@ def talk(
     ] = None,
     hands_free: Annotated[
         bool,
-        typer.Option("--hands-free", help="No keys: voice activity starts and ends every take."),
+        typer.Option(
+            "--hands-free",
+            help="No keys: voice activity starts and ends every take, and talking over a "
+            "reply stops it (audio.echo_cancel, with the duplex extra).",
+        ),
     ] = False,
 ) -> None:
     """Talk with the assistant: press Space (or Enter) to talk, again to send.
