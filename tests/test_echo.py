@@ -452,3 +452,36 @@ def test_a_replys_clips_reach_the_echo_canceller_end_to_end_in_the_order_they_pl
         if at < before + length - 0.002
     ]
     assert not overlaps, f"stamped before what played ahead of it had ended: {overlaps}"
+
+
+def test_closing_the_speaker_while_replies_wait_on_it_returns_them(
+    pulse: dict[str, str], reply: AudioClip
+) -> None:
+    """talk closes the speaker as it exits, where a failed reply's player can still be
+    waiting on it: the wait returns, and nothing touches the closed mixer (which crashed the
+    process, exit 139, in about half of the runs where the model's server died mid-reply)."""
+    import threading
+    import time
+
+    from voicechat.audio.playback import Speaker
+
+    short = AudioClip(reply.samples[: RATE // 4], RATE)
+    for _ in range(4):
+        speaker = Speaker("", FarEnd())
+        played = threading.Event()
+
+        def play(speaker: Speaker = speaker, played: threading.Event = played) -> None:
+            speaker.play(short)
+            played.set()
+            speaker.play(reply)  # still playing it when the speaker closes
+            speaker.wait()
+
+        players = [threading.Thread(target=play), threading.Thread(target=speaker.wait)]
+        players[0].start()
+        assert played.wait(10)
+        players[1].start()
+        time.sleep(0.1)
+        speaker.close()
+        for player in players:
+            player.join(timeout=2)
+            assert not player.is_alive(), "a wait outlived the speaker"

@@ -235,6 +235,8 @@ class Speaker:
         self._padding = self.far_end is not None
         while True:
             with self._lock:
+                if self._mixer is None:  # closed meanwhile
+                    return False
                 channel = self._channel
                 busy = channel is not None and channel.get_busy()
                 # pygame's channel reads as idle for a moment as the sound queued behind the
@@ -262,23 +264,32 @@ class Speaker:
             if self._stopped(cancel):
                 return False
             time.sleep(POLL_S)
-        while channel is not None and channel.get_queue() is not None:  # the one before plays
+        while self._on(channel, "get_queue") is not None:  # the one before plays
             if self._stopped(cancel):
                 return False
             time.sleep(POLL_S)
-        while time.monotonic() < ends - LEAD_S and channel is not None and channel.get_busy():
+        while time.monotonic() < ends - LEAD_S and self._on(channel, "get_busy"):
             if self._stopped(cancel):
                 return False
             time.sleep(POLL_S)
         return True
 
+    def _on(self, channel: Any, method: str) -> Any:
+        """`channel.method()`, None once the mixer is closed: a pygame channel used after
+        `close()` quit the mixer crashed the process (a reply's player still waiting on it
+        as talk exited)."""
+        with self._lock:
+            if channel is None or self._mixer is None:
+                return None
+            return getattr(channel, method)()
+
     def wait(self, cancel: threading.Event | None = None) -> None:
         """Until the last clip has played out."""
         self._padding = False
         while self._channel is not None and (
-            self._channel.get_busy() or time.monotonic() < self._ends_at  # or between sounds
+            self._on(self._channel, "get_busy") or time.monotonic() < self._ends_at  # or between
         ):
-            if self._stopped(cancel):
+            if self._stopped(cancel) or self._closed.is_set():
                 return
             time.sleep(POLL_S)
 
@@ -286,8 +297,7 @@ class Speaker:
         """Stop playing (and drop what is queued) when asked to."""
         if self._stop.is_set() or (cancel is not None and cancel.is_set()):
             self._padding = False
-            if self._channel is not None:
-                self._channel.stop()
+            self._on(self._channel, "stop")
             self._ends_at = min(self._ends_at, time.monotonic())
             if self.far_end is not None:
                 self.far_end.stopped(time.monotonic())
@@ -300,12 +310,13 @@ class Speaker:
         self._stop.set()
 
     def close(self) -> None:
-        """Release the audio device."""
+        """Release the audio device (what still waits on it returns)."""
         self._closed.set()
-        if self._mixer is not None:
-            self._mixer.quit()
-            self._mixer = None
-            self._channel = None
+        with self._lock:
+            if self._mixer is not None:
+                self._mixer.quit()
+                self._mixer = None
+                self._channel = None
 
 
 def _silence(seconds: float) -> Any:
