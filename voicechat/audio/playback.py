@@ -6,9 +6,11 @@ is resampled to the mixer's rate so voices of any rate play back to back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from voicechat.errors import SpeakerUnavailable
@@ -93,13 +95,33 @@ class TimedSink:
         """Nothing to release."""
 
 
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Drop what C libraries write to stderr meanwhile: SDL trying ALSA on a machine with no
+    sound card prints eight lines of "ALSA lib ..." over the terminal (talk opens the speaker
+    as it starts, hands-free). What went wrong still comes back as pygame.error."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to quiet
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def output_device_names() -> list[str]:
     """SDL's names for the playback devices."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
     from pygame._sdl2 import audio as sdl_audio
 
-    pygame.init()
+    with _native_stderr_quiet():
+        pygame.init()
     try:
         return list(sdl_audio.get_audio_device_names(False))
     finally:
@@ -166,9 +188,10 @@ class Speaker:
                 if self.device != ""
                 else None
             )
-            pygame.mixer.init(
-                frequency=MIXER_RATE, size=-16, channels=1, buffer=512, devicename=name
-            )
+            with _native_stderr_quiet():
+                pygame.mixer.init(
+                    frequency=MIXER_RATE, size=-16, channels=1, buffer=512, devicename=name
+                )
         except pygame.error as e:
             raise SpeakerUnavailable(f"no audio output device ({e})") from None
         rate, _size, channels = pygame.mixer.get_init()
