@@ -79,7 +79,6 @@ class Microphone:
 
     def start(self) -> None:
         """Open the stream (once); raises MicrophoneUnavailable for a busy or missing device."""
-
         sd = _sounddevice()
         with self._lock:
             if self._stream is not None:
