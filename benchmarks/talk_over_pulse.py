@@ -60,7 +60,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--voice", choices=("piper", "real", "none"), default="piper")
     parser.add_argument("--leak-s", type=float, default=3.0, help="reply alone before the request")
+    parser.add_argument("--keep", type=Path, help="write each run's take here (run-N.wav, 16 kHz)")
     args = parser.parse_args()
+
+    import soundfile
 
     from tests.support.pulse import pulse_daemon, speaker_leaking_into_microphone
     from tests.support.speech import speak, word_error_rate
@@ -87,7 +90,10 @@ def main() -> None:
     with pulse_daemon() as env, speaker_leaking_into_microphone(env):
         os.environ.update(env)
         for run in range(args.runs):
-            outcome, heard, after = _run(reply, request, args.leak_s, first_word_s, hear)
+            outcome, heard, after, take = _run(reply, request, args.leak_s, first_word_s, hear)
+            if args.keep is not None and take is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                soundfile.write(args.keep / f"run-{run}.wav", take.samples, take.sample_rate)
             outcomes.append(outcome)
             if after is not None:
                 after_ms.append(after)
@@ -114,9 +120,10 @@ def _run(
     leak_s: float,
     first_word_s: float,
     hear: Callable[[np.ndarray], str],
-) -> tuple[str, str, float | None]:
+) -> tuple[str, str, float | None, AudioClip | None]:
     """One run: ("taken" | "never taken" | "echo taken", what the take was heard as, ms from
-    the request's first word to the take starting, when the request started it)."""
+    the request's first word to the take starting when the request started it, the take's
+    audio when one started)."""
     from voicechat.audio.capture import Microphone
     from voicechat.audio.echo import MicFilter
     from voicechat.audio.far_end import FarEnd
@@ -173,11 +180,11 @@ def _run(
     mic.close()
     speaker.close()
     if not started_at or not take.had_speech:
-        return "never taken", "", None
+        return "never taken", "", None, None
     heard = hear(take.clip.samples)
     if not asked_at or started_at[0] < asked_at[0]:
-        return "echo taken", heard, None
-    return "taken", heard, (started_at[0] - asked_at[0] - first_word_s) * 1000
+        return "echo taken", heard, None, take.clip
+    return "taken", heard, (started_at[0] - asked_at[0] - first_word_s) * 1000, take.clip
 
 
 if __name__ == "__main__":
