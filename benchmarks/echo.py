@@ -102,6 +102,10 @@ class Room:
         return self.filter.settling
 
     @property
+    def talked_over(self) -> bool:
+        return self.filter.talked_over
+
+    @property
     def over(self) -> bool:
         return self.position >= len(self.near)
 

@@ -485,3 +485,36 @@ def test_closing_the_speaker_while_replies_wait_on_it_returns_them(
         for player in players:
             player.join(timeout=2)
             assert not player.is_alive(), "a wait outlived the speaker"
+
+
+def _speech_rms(samples: np.ndarray) -> float:
+    """RMS over the louder half of `samples`' 32 ms frames (where the speech is)."""
+    frames = samples[: len(samples) // 512 * 512].reshape(-1, 512).astype(np.float64)
+    energy = np.sort(np.mean(np.square(frames), axis=1))
+    return float(np.sqrt(np.mean(energy[len(energy) // 2 :])))
+
+
+def test_someone_talking_over_the_reply_is_told_from_the_linear_cancellers_output(
+    reply: AudioClip,
+) -> None:
+    """A real person, as loud as the echo, talks over the reply 3 s in: the filter finds
+    them talking over within their first 1.5 s, and never on the echo alone before."""
+    real = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "stars.wav"
+    if not real.is_file():
+        pytest.skip("../shared/clips/real is not here")
+    long_reply = np.concatenate([reply.samples, reply.samples])
+    mic = _echo(long_reply, len(long_reply))
+    voice = load_audio(real).samples
+    voice = voice * np.float32(_speech_rms(mic) / _speech_rms(voice))
+    onset = 3 * RATE
+    first_word = onset + int(np.argmax(np.abs(voice) > 0.1 * np.abs(voice).max()))
+    mic[onset : onset + len(voice)] += voice[: len(mic) - onset]
+    far_end = FarEnd()
+    far_end.played(AudioClip(long_reply, RATE), START)
+    clean = MicFilter(echo_cancel=True, noise_suppression=True, far_end=far_end)
+    told = []
+    for i in range(0, len(mic), 512):
+        clean.process(mic[i : i + 512], START + (i + len(mic[i : i + 512])) / RATE)
+        told.append((i + 512, clean.talked_over))
+    assert not [end for end, over in told if over and end <= first_word]
+    assert [end for end, over in told if over and end <= first_word + 3 * RATE // 2]

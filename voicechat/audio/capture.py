@@ -77,6 +77,11 @@ class Microphone:
         from silence): what the latest block holds is not to be taken for a person."""
         return self.clean is not None and self.clean.settling
 
+    @property
+    def talked_over(self) -> bool:
+        """The echo canceller finds someone talking over the speaker (`audio.talk_over`)."""
+        return self.clean is not None and self.clean.talked_over
+
     def start(self) -> None:
         """Open the stream (once); raises MicrophoneUnavailable for a busy or missing device."""
         sd = _sounddevice()

@@ -22,7 +22,8 @@ not taken for a person. After that it judges what the take keeps: AEC3's suppres
 has taken a person for echo, can go on removing them for most of a second after the echo is
 gone, and the silence rule then ended a take stopped mid-request (benchmarks/echo.py, 30
 requests a gain in one run: the takes' word error rate 0.066-0.615 before, 0.048-0.541
-after, the echo 0.3-1.5 times as loud as the person).
+after, the echo 0.3-1.5 times as loud as the person). While both talk, the linear canceller
+also tells voice activity that someone is talking over the speaker (`audio.talk_over`).
 Without the linear canceller's package a take keeps AEC3's output while the speaker may be
 heard (ECHO_S), and the noise-suppressed microphone after.
 
@@ -45,6 +46,7 @@ from voicechat.audio import linear_echo
 from voicechat.audio.echo_delay import HISTORY_S, EchoDelay
 from voicechat.audio.far_end import FRAME_S, FRAME_SAMPLES, FarEnd, PlayedTimeline
 from voicechat.audio.linear_echo import LinearEchoCanceller
+from voicechat.audio.talk_over import TalkOverDetector
 from voicechat.types import WHISPER_SAMPLE_RATE, MicBlock
 
 if TYPE_CHECKING:
@@ -169,6 +171,7 @@ class MicFilter:
         self._delay = EchoDelay(self._played)
         self._delay_told = 0
         self._removal = EchoRemoval()
+        self._talk_over = TalkOverDetector()
         self._kept_linear = False
         self.settling = False
         """The latest block was captured within SETTLE_S of the speaker starting from silence:
@@ -239,10 +242,13 @@ class MicFilter:
             linear = self._linear.cancel(heard, played)
             if echo:
                 self._removal.add(heard, linear)
-        if linear is not None and self._removal.enough:
-            heard = linear
-        suppressed = heard if self._keep_apm is None else self._through(self._keep_apm, heard)
-        return judged if echo and heard is not linear else suppressed
+        kept = linear if linear is not None and self._removal.enough else heard
+        suppressed = kept if self._keep_apm is None else self._through(self._keep_apm, kept)
+        if echo:
+            self._talk_over.add(heard, suppressed if kept is linear else None)
+        else:
+            self._talk_over.clear()
+        return judged if echo and kept is not linear else suppressed
 
     @property
     def echo_s(self) -> float:
@@ -254,6 +260,12 @@ class MicFilter:
         """Whether the speaker cannot be heard in the frame from `at`: `echo_s` has passed
         since what last played, and nothing more is queued to play."""
         return at >= self._echo_until and (self._far_end is None or self._far_end.idle)
+
+    @property
+    def talked_over(self) -> bool:
+        """Someone seems to be talking over the speaker: the linear canceller has lately
+        removed little of a loud echo (`audio.talk_over`), and is not settling."""
+        return not self.settling and self._talk_over.talked_over
 
     @property
     def linear(self) -> bool:

@@ -32,6 +32,9 @@ OVER_REPLY_START_FRAMES = 8
 380): what survives the echo canceller must last as long as a word before it counts as
 someone talking over the reply, and the canceller, while both talk, lets a person through
 in pieces."""
+TALKED_OVER_START_FRAMES = 4
+"""The same where the echo canceller finds someone talking over the reply (`audio.talk_over`):
+AEC3, which voice activity judges, removes much of a person with the echo while both talk."""
 PRE_ROLL_S = 0.5
 """Seconds kept from before the speech that starts a hands-free take, so the first syllable
 survives."""
@@ -69,6 +72,11 @@ class AudioSource(Protocol):
     @property
     def settling(self) -> bool:
         """What it hears now may be the speaker's echo, not yet cancelled."""
+        ...
+
+    @property
+    def talked_over(self) -> bool:
+        """Someone seems to be talking over the speaker (`audio.talk_over`)."""
         ...
 
     def start(self) -> None:
@@ -135,12 +143,17 @@ class TakeRecorder:
 
     def _speech_starts(self, speech: SpeechTracker, start_frames: int) -> bool:
         """Whether a take waiting for speech starts now: `start_frames` speech frames in a row,
-        none of them heard while the echo canceller settles over a reply just begun."""
+        or over a reply that many of the latest (TALKED_OVER_START_FRAMES where the canceller
+        finds someone talking over it), none of them heard while the echo canceller settles
+        over a reply just begun."""
         if start_frames <= START_FRAMES:
             return speech.run >= start_frames
         if self.mic.settling:
             speech.recent.clear()
-        return sum(speech.recent) >= start_frames
+        voiced = sum(speech.recent)
+        return voiced >= start_frames or (
+            voiced >= TALKED_OVER_START_FRAMES and self.mic.talked_over
+        )
 
     def _verdict_at(self, paused_at: int | None) -> bool | None:
         verdict = self._verdict

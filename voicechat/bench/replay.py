@@ -25,6 +25,7 @@ class ReplayedMicrophone:
         self.level_db = -100.0
         self.settling = False
         """A recording has no speaker to cancel."""
+        self.talked_over = False
         self._started_at = 0.0
         self._position = 0
 

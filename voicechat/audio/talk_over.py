@@ -1,0 +1,69 @@
+"""Someone talking over the speaker, told from the linear echo canceller's output.
+
+    per 10 ms frame while the speaker may be heard:
+        the microphone's frame, loud ──┐
+        what the take keeps of it ─────┴─> less than ERLE_DB removed? ──> the latest WINDOW_FRAMES
+                                                                          ──> MIN_FRAMES or more:
+                                                                              talked over
+
+Voice activity judges AEC3's output over a reply, and AEC3's suppressor, while both talk,
+removes much of the person with the echo: through PulseAudio, piper asking a question over
+piper's own reply let through too few speech frames to start a take in 1 run of 8 in one
+process and 7 of 8 in another (where the question fell on the loudest of the reply). The
+linear canceller keeps the person, so where it usually removes 15-30 dB of the echo it then
+removes 0-8: a frame with little removed is a frame someone else is likely talking in. Alone
+it is not enough (Speex's residual rises by itself for 100-200 ms at times, and was taken for
+a person in 2 replies of 4), but with voice activity it lets a take start on fewer of AEC3's
+speech frames (`audio.takes`). Through the terminal (tests/test_talk_over.py), piper over
+piper was then taken and heard right in 10 runs of 10, against 2 of 10 without; the reply
+alone started no take in any of them, nor in 10 runs of benchmarks/talk_over_pulse.py.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+ERLE_DB = 8.0
+"""A frame the canceller removed less than this much of, dB, may hold someone talking."""
+LOUD = 1e5
+"""Mean square (16-bit) a microphone frame must reach to be judged (-40 dBFS): quieter, the
+echo itself is too faint to say how much of it was removed."""
+WINDOW_FRAMES = 38
+"""Frames (10 ms) judged together: as long as voice activity's RECENT_FRAMES (12 x 32 ms)."""
+MIN_FRAMES = 16
+"""Frames of the window with little removed that make it talked over."""
+
+
+class TalkOverDetector:
+    """Counts the latest frames in which the linear canceller removed little of a loud echo."""
+
+    def __init__(self) -> None:
+        self._frames: collections.deque[bool] = collections.deque(maxlen=WINDOW_FRAMES)
+
+    def add(self, heard: npt.NDArray[np.int16], kept: npt.NDArray[np.int16] | None) -> None:
+        """A frame the microphone heard while the speaker may be heard, and what the take
+        keeps of it through the linear canceller (None where the take does not keep that
+        canceller's output: the frame says nothing)."""
+        import numpy as np
+
+        if kept is None:
+            self._frames.append(False)
+            return
+        energy_in = float(np.mean(np.square(heard, dtype=np.float64)))
+        energy_out = float(np.mean(np.square(kept, dtype=np.float64)))
+        removed_db = 10 * np.log10((energy_in + 1) / (energy_out + 1))
+        self._frames.append(energy_in >= LOUD and removed_db < ERLE_DB)
+
+    def clear(self) -> None:
+        """Forget the frames judged (the speaker is silent)."""
+        self._frames.clear()
+
+    @property
+    def talked_over(self) -> bool:
+        """Whether MIN_FRAMES of the latest WINDOW_FRAMES had little echo removed."""
+        return sum(self._frames) >= MIN_FRAMES
