@@ -518,3 +518,17 @@ def test_someone_talking_over_the_reply_is_told_from_the_linear_cancellers_outpu
         told.append((i + 512, clean.talked_over))
     assert not [end for end, over in told if over and end <= first_word]
     assert [end for end, over in told if over and end <= first_word + 3 * RATE // 2]
+
+
+def test_a_canceller_still_learning_the_echo_path_finds_nobody_talking_over_it() -> None:
+    """Frames with little removed mean someone talking only from a canceller that has lately
+    removed TRUSTED_DB of the echo alone: one still learning removes little of every frame."""
+    from voicechat.audio.talk_over import MIN_FRAMES, TRUSTED_DB, TalkOverDetector
+
+    rng = np.random.default_rng(3)
+    heard = rng.normal(0, 3000, (MIN_FRAMES, 160)).astype(np.int16)
+    for canceller_db, talked_over in ((TRUSTED_DB - 4, False), (TRUSTED_DB + 10, True)):
+        detector = TalkOverDetector()
+        for frame in heard:
+            detector.add(frame, (frame // 2).astype(np.int16), canceller_db)  # 6 dB removed
+        assert detector.talked_over is talked_over, canceller_db

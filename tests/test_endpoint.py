@@ -123,3 +123,50 @@ def test_a_hands_free_take_keeps_from_just_before_the_speech_that_started_it() -
     assert len(kept) == len(heard) - first_word + before
     assert not any(b is voiced for b in kept[:before]), "the earlier speech is not kept"
     assert len(since_speech_began(heard[:4])) == 4, "as much as there is"
+
+
+@pytest.mark.slow
+def test_a_take_over_a_reply_begins_where_the_echo_canceller_first_heard_someone(
+    tmp_path: Path,
+) -> None:
+    """AEC3 lets the first words of a question over the reply through to voice activity, too
+    few to start a take, then hides the rest for most of a second: where the linear canceller
+    finds someone talking over the reply all along, the take still keeps the first words."""
+    import threading
+
+    from voicechat.audio.takes import OVER_REPLY_START_FRAMES, PRE_ROLL_S, TakeRecorder
+    from voicechat.bench.replay import ReplayedMicrophone
+    from voicechat.types import AudioClip, MicBlock
+
+    question = load_audio(speak("What is the capital of France?", tmp_path / "q.wav")).samples
+    lead = np.zeros(16000, dtype=np.float32)
+    kept = np.concatenate([lead, question, np.zeros(16000 * 2, dtype=np.float32)])
+    judged = kept.copy()
+    first_word = len(lead) + int(np.argmax(np.abs(question) > 0.1 * np.abs(question).max()))
+    judged[first_word + 800 : first_word + 800 + 16000] = 0  # hidden after its first 50 ms
+
+    class OverTheReply(ReplayedMicrophone):
+        """The microphone over a reply: voice activity judges `judged`, the take keeps the
+        linear canceller's `kept`, which finds someone talking from the first word on."""
+
+        def read(self, timeout: float = 0.2) -> MicBlock | None:
+            start = self._position
+            block = super().read(timeout)
+            if block is None:
+                return None
+            self.talked_over = first_word <= start < first_word + len(question)
+            return MicBlock(block.kept, judged[start : start + len(block.kept)])
+
+    recorder = TakeRecorder(OverTheReply(AudioClip(kept, 16000)), StreamingVad(), 800, 60.0)
+    take = recorder.record(
+        threading.Event(),
+        threading.Event(),
+        wait_for_speech=True,
+        start_frames=OVER_REPLY_START_FRAMES,
+    )
+    clip = take.clip.samples
+    began = next(
+        at for at in range(0, len(kept), 512) if np.array_equal(kept[at : at + len(clip)], clip)
+    )
+    assert take.had_speech and take.ended_by == "silence"
+    assert first_word - PRE_ROLL_S * 16000 - 512 <= began <= first_word

@@ -118,9 +118,14 @@ class EchoRemoval:
             self._removed_db.append(10 * float(np.log10(energy_in / max(energy_out, 1e-9))))
 
     @property
+    def best_db(self) -> float:
+        """The most the canceller has removed in one of the latest windows, dB (0 before any)."""
+        return max(self._removed_db, default=0.0)
+
+    @property
     def enough(self) -> bool:
         """Whether the canceller has lately removed ENOUGH_DB in some window."""
-        return max(self._removed_db, default=0.0) >= self.ENOUGH_DB
+        return self.best_db >= self.ENOUGH_DB
 
 
 def _linear_canceller() -> LinearEchoCanceller | None:
@@ -245,7 +250,9 @@ class MicFilter:
         kept = linear if linear is not None and self._removal.enough else heard
         suppressed = kept if self._keep_apm is None else self._through(self._keep_apm, kept)
         if echo:
-            self._talk_over.add(heard, suppressed if kept is linear else None)
+            self._talk_over.add(
+                heard, suppressed if kept is linear else None, self._removal.best_db
+            )
         else:
             self._talk_over.clear()
         return judged if echo and kept is not linear else suppressed

@@ -1,6 +1,6 @@
 """Someone talking over the speaker, told from the linear echo canceller's output.
 
-    per 10 ms frame while the speaker may be heard:
+    per 10 ms frame while the speaker may be heard, the canceller lately removing TRUSTED_DB:
         the microphone's frame, loud ──┐
         what the take keeps of it ─────┴─> less than ERLE_DB removed? ──> the latest WINDOW_FRAMES
                                                                           ──> MIN_FRAMES or more:
@@ -14,9 +14,12 @@ linear canceller keeps the person, so where it usually removes 15-30 dB of the e
 removes 0-8: a frame with little removed is a frame someone else is likely talking in. Alone
 it is not enough (Speex's residual rises by itself for 100-200 ms at times, and was taken for
 a person in 2 replies of 4), but with voice activity it lets a take start on fewer of AEC3's
-speech frames (`audio.takes`). Through the terminal (tests/test_talk_over.py), piper over
-piper was then taken and heard right in 30 runs of 36, against 2 of 10 without; the reply
-alone started no take in any of them, nor in 10 runs of benchmarks/talk_over_pulse.py.
+speech frames, and the take's start be looked for where it found someone (`audio.takes`).
+Through the terminal (tests/test_talk_over.py), piper over piper was then taken and heard
+right in 30 runs of 36, against 2 of 10 without; the reply alone started no take in any of
+them, nor in 10 runs of benchmarks/talk_over_pulse.py. A canceller still learning the echo
+path removes little of every frame, so its frames are judged only once it removes
+TRUSTED_DB.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ WINDOW_FRAMES = 38
 """Frames (10 ms) judged together: as long as voice activity's RECENT_FRAMES (12 x 32 ms)."""
 MIN_FRAMES = 16
 """Frames of the window with little removed that make it talked over."""
+TRUSTED_DB = 15.0
+"""dB of the echo alone the canceller must lately have removed (`audio.echo.EchoRemoval`: the
+best 0.2 s window of the last 5 s) for its frames to be judged at all: one still learning the
+echo path removes little of every frame, a person or not. Through PulseAudio, 3-4 s into a
+process's first reply, the best window had 9.9-12.2 dB removed in 6 runs of 37 and 19.6-30.5
+in the rest; in those 6, frames of the reply alone had under ERLE_DB removed so often that the
+reply alone was taken for someone talking over it (tests/test_talk_over.py, traced)."""
 
 
 class TalkOverDetector:
@@ -45,13 +55,19 @@ class TalkOverDetector:
     def __init__(self) -> None:
         self._frames: collections.deque[bool] = collections.deque(maxlen=WINDOW_FRAMES)
 
-    def add(self, heard: npt.NDArray[np.int16], kept: npt.NDArray[np.int16] | None) -> None:
-        """A frame the microphone heard while the speaker may be heard, and what the take
-        keeps of it through the linear canceller (None where the take does not keep that
-        canceller's output: the frame says nothing)."""
+    def add(
+        self,
+        heard: npt.NDArray[np.int16],
+        kept: npt.NDArray[np.int16] | None,
+        canceller_db: float,
+    ) -> None:
+        """A frame the microphone heard while the speaker may be heard, what the take keeps of
+        it through the linear canceller (None where the take does not keep that canceller's
+        output), and the most that canceller has lately removed of the echo alone, dB. The
+        frame says nothing without `kept`, or below TRUSTED_DB."""
         import numpy as np
 
-        if kept is None:
+        if kept is None or canceller_db < TRUSTED_DB:
             self._frames.append(False)
             return
         energy_in = float(np.mean(np.square(heard, dtype=np.float64)))
@@ -66,4 +82,4 @@ class TalkOverDetector:
     @property
     def talked_over(self) -> bool:
         """Whether MIN_FRAMES of the latest WINDOW_FRAMES had little echo removed."""
-        return sum(self._frames) >= MIN_FRAMES
+        return bool(sum(self._frames) >= MIN_FRAMES)
