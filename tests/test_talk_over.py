@@ -9,15 +9,15 @@ The real person's test is in the default run. It passed 30 runs of 31 on the 2-c
 once a resampled microphone block's capture time was counted in its own samples, 12 of 12
 once voice activity judged what the take keeps after the stopped reply's sound was gone, 14
 of 14 with the capture clock kept steady and a stopped reply's tail cut to what the mixer
-held, 35 of 36 with `audio.talk_over`, and 31 of 34 with the take's start found by the
+held, 35 of 36 with `audio.talk_over`, and 41 of 44 with the take's start found by the
 linear canceller too.
 
 piper talking over piper's own reply is not yet in the default run. AEC3, which voice
 activity judges, removes much of the same voice with the echo. It passed 2 runs of 10
-without `audio.talk_over`, 30 of 36 with it, and 30 of 32 once a take started on 3 of AEC3's
+without `audio.talk_over`, 30 of 36 with it, and 39 of 42 once a take started on 3 of AEC3's
 frames where the linear canceller finds someone and began where it found them. Every
-failure of either test in those last 34 runs (5) came in a process whose linear canceller
-had removed under 12 dB of the echo by the time of the question, as in 8 of 65 processes:
+failure traced (5, in 34 runs of both tests) came in a process whose linear canceller had
+removed under 12 dB of the echo by the time of the question, as 8 processes of 65 had:
 Speex's filter then stays at 3-11 dB for seconds, though the echo through PulseAudio is a
 fixed filtering of what played (benchmarks/RESULTS.md). Run it with
 `VOICECHAT_TEST_TALK_OVER=1 .venv/bin/python -m pytest tests/test_talk_over.py`.
