@@ -37,8 +37,9 @@ TALKED_OVER_START_FRAMES = 3
 AEC3, which voice activity judges, removes much of a person with the echo while both talk,
 and lets through as few as 3 frames of a whole question (traced through the terminal, piper
 over piper: with 4 it was never taken). The frames traced in 73 such runs replayed: 3 started
-that take, started 36 others 32 ms sooner and 3 others 0.5-1.3 s sooner (all heard right), and
-started none on the 26 replies alone in which the canceller had at times found someone."""
+that take, started 36 others 32 ms sooner and 3 others 0.5-1.3 s sooner (heard as before, or
+better), and started none on the 26 replies alone in which the canceller had at times found
+someone."""
 PRE_ROLL_S = 0.5
 """Seconds kept from before the speech that starts a hands-free take, so the first syllable
 survives."""
