@@ -153,27 +153,6 @@ def test_once_the_speaker_is_stopped_voice_activity_hears_the_person_as_the_micr
     assert speech_frames(judged) >= 0.7 * speech_frames(mic[: len(judged)])
 
 
-def test_without_the_linear_canceller_the_take_keeps_aec3_only_while_the_speaker_may_be_heard(
-    reply: AudioClip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where pyaec does not load, the take keeps AEC3's output while the reply plays; once
-    it is over (and ECHO_S), a person is kept as the microphone heard them, not through the
-    canceller, which goes on removing some of them for a while."""
-    from tests.support.speech import speak
-    from voicechat.audio import linear_echo
-
-    monkeypatch.setattr(linear_echo, "available", lambda: False)
-    voice = load_audio(speak("What is the capital of France?", tmp_path / "q.wav")).samples
-    onset = len(reply.samples) + int((ECHO_S + 0.05) * RATE)
-    mic = _echo(reply.samples, onset + len(voice))
-    mic[onset:] += voice
-    echo_alone = slice(RATE, len(reply.samples))
-    person = slice(onset, len(mic) - 512)
-    kept = _through_filter(mic, reply, kept=True)
-    assert _level_db(mic[echo_alone]) - _level_db(kept[echo_alone]) >= 15.0
-    assert abs(_level_db(kept[person]) - _level_db(mic[person])) < 3.0
-
-
 def test_a_take_keeps_the_linear_canceller_only_while_it_removes_the_echo() -> None:
     """The best of the latest windows counts: a person talking over the echo does not turn
     it off, 5 s of echo it cannot remove do; quiet windows are not judged."""

@@ -1,6 +1,6 @@
 """Cleaning the microphone: WebRTC's echo canceller (AEC3), noise suppression and high-pass
-filter, through livekit's AudioProcessingModule, and Speex's linear echo canceller
-(`audio.linear_echo`), all in `voicechat[duplex]`.
+filter, through livekit's AudioProcessingModule (`voicechat[duplex]`), and a linear echo
+canceller (`audio.linear_echo`).
 
     speaker ──played(clip, at)──> FarEnd (audio.far_end): 10 ms frames at 16 kHz, stamped
     microphone block (captured at) ──> MicFilter.process, for each 10 ms frame:
@@ -24,15 +24,16 @@ gone, and the silence rule then ended a take stopped mid-request (benchmarks/ech
 requests a gain in one run: the takes' word error rate 0.066-0.615 before, 0.048-0.541
 after, the echo 0.3-1.5 times as loud as the person). While both talk, the linear canceller
 also tells voice activity that someone is talking over the speaker (`audio.talk_over`).
-Without the linear canceller's package a take keeps AEC3's output while the speaker may be
-heard (ECHO_S), and the noise-suppressed microphone after.
 
 AEC3 learns the echo path from what was played and when, so the speaker's own frames reach it
 in the order they reached the room, interleaved with the microphone's; the delay the devices
 add on top is found by AEC3 itself (DELAY_HINT_MS is its starting point). The linear
 canceller is handed what played just before its echo reaches the microphone: the devices'
 delay, which moves from one reply to the next, is found by correlating the two
-(`audio.echo_delay`).
+(`audio.echo_delay`). Until it is found, what played is handed over at its own time; then the
+canceller is told it is handed over later (`LinearEchoCanceller.realign`: the echo it learned
+is the same), and, when the delay moves after that, that the echo moved with it
+(`LinearEchoCanceller.moved`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ import importlib.util
 import logging
 from typing import TYPE_CHECKING, Any
 
-from voicechat.audio import linear_echo
 from voicechat.audio.echo_delay import HISTORY_S, EchoDelay
 from voicechat.audio.far_end import FRAME_S, FRAME_SAMPLES, FarEnd, PlayedTimeline
 from voicechat.audio.linear_echo import LinearEchoCanceller
@@ -128,18 +128,6 @@ class EchoRemoval:
         return self.best_db >= self.ENOUGH_DB
 
 
-def _linear_canceller() -> LinearEchoCanceller | None:
-    """The linear canceller for what a take keeps, where its package loads (else None: the
-    take keeps AEC3's output while the speaker may be heard)."""
-    if not linear_echo.available():
-        return None
-    try:
-        return LinearEchoCanceller(FRAME_SAMPLES)
-    except (ImportError, OSError, AttributeError):  # pyaec without its library for this CPU
-        log.warning("the linear echo canceller did not load", exc_info=True)
-        return None
-
-
 class MicFilter:
     """Cleans 16 kHz microphone audio in 10 ms frames.
 
@@ -171,7 +159,7 @@ class MicFilter:
             else None
         )
         self._far_end = far_end
-        self._linear = _linear_canceller() if self.echo_cancel else None
+        self._linear = LinearEchoCanceller(FRAME_SAMPLES) if self.echo_cancel else None
         self._played = PlayedTimeline(HISTORY_S)
         self._delay = EchoDelay(self._played)
         self._delay_told = 0
@@ -235,10 +223,12 @@ class MicFilter:
         linear = None
         if self._linear is not None:
             if echo:
-                found = self._delay.found
+                found, shift = self._delay.found, self._delay.shift_s
                 self._delay.heard(heard, at)
-                if self._delay.found and not found:  # the path it learned moved
-                    self._linear.reset()
+                if self._delay.shift_s != shift and not found:  # handed later, the same echo
+                    self._linear.realign(round((self._delay.shift_s - shift) * WHISPER_SAMPLE_RATE))
+                elif self._delay.shift_s != shift:  # the echo moved, and what is handed with it
+                    self._linear.moved()
                 if self._delay.samples != self._delay_told:
                     self._delay_told = self._delay.samples
                     delay_ms = self._delay.samples * 1000 / WHISPER_SAMPLE_RATE

@@ -11,8 +11,8 @@ Measured through PulseAudio (pygame into a virtual speaker looped back into a vi
 microphone), the echo came 74-190 ms after the time its clip was handed to the mixer, and
 that delay moved by 7-30 ms at some joins between a reply's clips and by up to 100 ms from one
 reply to the next: past the canceller's reach, or a new echo path it must learn again each
-time. Speex's filter needs seconds of the speaker's sound to learn a path; this finds the
-delay in 0.6 s of it.
+time. The canceller needs most of a second of the speaker's sound to learn a path; this
+finds the delay in 0.6 s of it.
 """
 
 from __future__ import annotations

@@ -1,25 +1,36 @@
-"""The linear echo canceller: Speex's multidelay adaptive filter (speexdsp's MDF, through the
-`pyaec` package of the `duplex` extra), for what speech-to-text hears while both talk.
+"""The linear echo canceller, for what speech-to-text hears while both talk: a least-squares
+FIR filter from what the speaker played to what the microphone heard, refit every REFIT_S over
+the last SPAN_S.
 
     the speaker's samples, played over the microphone frame's 10 ms ──┐
     the microphone frame ── minus the echo the filter predicts from them ──> what a take keeps
 
 WebRTC's AEC3 (`audio.echo`) removes more echo, but its suppressor cannot tell a person from
 the echo while both talk and removes both. This filter only subtracts the echo it predicts, so
-it keeps the person: requests spoken over the reply, in the take, were heard by faster-whisper
-tiny.en at a mean word error rate of 0.24 through it against 0.55 through AEC3 (8 runs of
-`python benchmarks/echo.py`, the echo at 0.3-1.5 times the reply's level; 0.05-0.08 said with
-no reply), though it removes less echo (about 23 dB after its first second, AEC3 about 45),
-which Whisper hears past. It learns the echo path by itself, and needs the speaker's samples of the
-same moment no later than their echo reaches the microphone (earlier is fine, up to its length;
-`audio.echo_delay` hands them over just before). Voice activity keeps judging AEC3's output: what
-this filter lets through of the reply while it learns was taken for a person (benchmarks/echo.py,
-tried).
+it keeps the person, and Whisper hears past the echo it leaves. It needs the speaker's samples
+of the same moment no later than their echo reaches the microphone (earlier is fine, up to its
+length; `audio.echo_delay` hands them over just before).
+
+Why a least-squares fit and not an adaptive filter: through PulseAudio the echo is a fixed
+filtering of what played (a filter fitted on one 0.25 s stretch removes 56-80 dB of the next),
+yet Speex's adaptive filter (speexdsp's MDF, used before) stalled at 3-11 dB for seconds in
+one process of eight, and a person talking over the reply then was not told from it. In the
+best 0.2 s of the first 1 / 2 s of a process's first reply, through PulseAudio (the terminal
+test, 34 processes with Speex, 50 with this), Speex removed 9 / 22 dB (median; 4 / 9 at
+worst) and this fit 41 / 54 (10 / 18 at worst). Replayed on the frames Speex had been handed,
+this fit removed more of the echo alone in the median 0.25 s stretch (24 dB against 18) and
+first removed 15 dB within 1 s in all 34 (Speex: 1.25 s at the 90th percentile, never in 3).
+A new fit is kept only where it leaves less than the fit in use of the latest REFIT_S, which
+it was not fitted to, and removes ADOPT_DB of it: a person talking leaves the fit in use.
+
+The fit solves the normal equations, whose matrix is the Toeplitz autocorrelation of what
+played, by conjugate gradients preconditioned with its circulant approximation (T. Chan's),
+started from the fit in use: a few FFTs per iteration, and few iterations while the echo path
+holds still (about 0.2 ms per 10 ms frame on average at 128 ms, one 2-core x86 CPU).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from typing import TYPE_CHECKING
 
 from voicechat.types import WHISPER_SAMPLE_RATE
@@ -31,35 +42,84 @@ if TYPE_CHECKING:
 FILTER_MS = 128
 """How long after the sound it is handed the filter models the echo, ms: the room's
 reflections after the direct sound, the devices' delay being taken out first
-(`audio.echo_delay`). A shorter filter learns faster: through PulseAudio (three replies a
-run), the median 0.5 s window of a run lost 21-24 dB of echo at 128 ms against 19 at 256;
-offline (benchmarks/echo.py), 20.5 dB against 18.9. Speex's filter costs about 0.1 ms per
-10 ms frame at this length on one 2-core x86 CPU."""
-
-
-def available() -> bool:
-    """Whether the linear canceller's package (pyaec, the `duplex` extra) is installed."""
-    return importlib.util.find_spec("pyaec") is not None
+(`audio.echo_delay`)."""
+SPAN_S = 1.5
+"""Seconds of the latest sound a fit is made over. Replayed through the 128 ms filter, the
+median 0.25 s stretch lost 17 dB of the echo over 1 s, 22 over 1.5 s and 23 over 2 s; a
+longer span follows a moving echo path more slowly."""
+REFIT_S = 0.1
+"""Seconds between fits (and the latest stretch a new fit must do better on to be kept)."""
+FIRST_S = 0.1
+"""Seconds of sound before the first fit."""
+QUIET = 1e4
+"""Mean square (16-bit) of what played below which there is too little to fit to (about
+-50 dBFS)."""
+RIDGE = 1e-4
+"""Fraction of what played's power added to the normal equations' diagonal: a filter that
+fits the sound's silences and narrow bands with huge gains fits nothing else."""
+TOLERANCE = 1e-4
+"""The fit stops where the normal equations' residual is this fraction of their right side."""
+MAX_ITERATIONS = 30
+"""Conjugate-gradient iterations per fit at most."""
+ADOPT_DB = 6.0
+"""dB a new fit must remove of the latest REFIT_S to be kept: while a person talks over the
+echo, what is left is mostly them, whichever fit is used, and fits made over their voice were
+kept as often as not (a person 8 dB louder than the echo, offline: 7 dB of the echo removed
+while they talked and after, against 36-37 with this)."""
 
 
 class LinearEchoCanceller:
     """Removes from each microphone frame the echo of what the speaker played over it.
 
     frame_samples: samples per frame at 16 kHz (every call takes exactly this many).
+    filter_ms: how long an echo the filter models, ms.
     """
 
     def __init__(self, frame_samples: int, filter_ms: int = FILTER_MS) -> None:
-        import pyaec
-
         self.frame_samples = frame_samples
-        self._taps = filter_ms * WHISPER_SAMPLE_RATE // 1000
-        self._aec = pyaec.Aec(frame_samples, self._taps, WHISPER_SAMPLE_RATE, False)
+        self.taps = filter_ms * WHISPER_SAMPLE_RATE // 1000
+        self._span = round(SPAN_S * WHISPER_SAMPLE_RATE)
+        self._refit_frames = max(1, round(REFIT_S * WHISPER_SAMPLE_RATE / frame_samples))
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the echo path learned (it moved)."""
-        import pyaec
+        """Forget the echo path learned (it moved) and what played before."""
+        import numpy as np
 
-        self._aec = pyaec.Aec(self.frame_samples, self._taps, WHISPER_SAMPLE_RATE, False)
+        self._played = np.zeros(self._span + self.taps - 1)
+        self._heard = np.zeros(self._span)
+        self._frames = 0
+        self._use(np.zeros(self.taps))
+        self.moved()
+
+    def realign(self, samples: int) -> None:
+        """What played is handed over `samples` later than before (earlier where negative)
+        from now on, and the echo did not move: the fit and what played before move too."""
+        import numpy as np
+
+        played, fit = np.zeros_like(self._played), np.zeros_like(self.fit)
+        if samples >= 0:
+            played[samples:] = self._played[: len(played) - samples]
+            fit[: max(0, len(fit) - samples)] = self.fit[samples:]
+        else:
+            played[: len(played) + samples] = self._played[-samples:]
+            fit[-samples:] = self.fit[: len(fit) + samples]
+        self._played = played
+        self._use(fit)
+
+    def moved(self) -> None:
+        """What played is handed over at a new delay from now on, moved with the echo (the
+        filter in use still fits): fit only what comes from now on."""
+        self._filled = 0
+        """Samples heard since the last move, up to the span."""
+
+    def _use(self, fit: npt.NDArray[np.float64]) -> None:
+        """Cancel with `fit` from now on."""
+        import numpy as np
+
+        self.fit = fit
+        """The filter in use: the echo is `fit` convolved with what played."""
+        self._fit_spectrum = np.fft.rfft(fit, _fft_size(self.frame_samples + self.taps - 1))
 
     def cancel(
         self, microphone: npt.NDArray[np.int16], played: npt.NDArray[np.int16]
@@ -68,7 +128,113 @@ class LinearEchoCanceller:
         silence where nothing played); both 16-bit, `frame_samples` long."""
         import numpy as np
 
-        if len(microphone) != self.frame_samples or len(played) != self.frame_samples:
-            raise ValueError(f"frames of {self.frame_samples} samples only")
-        out = self._aec.cancel_echo(microphone.tolist(), played.tolist())
-        return np.asarray(out, dtype=np.int16)
+        count = self.frame_samples
+        if len(microphone) != count or len(played) != count:
+            raise ValueError(f"frames of {count} samples only")
+        self._played[:-count] = self._played[count:]
+        self._played[-count:] = played
+        self._heard[:-count] = self._heard[count:]
+        self._heard[-count:] = microphone
+        self._filled = min(self._span, self._filled + count)
+        recent = self._played[-(count + self.taps - 1) :]
+        size = _fft_size(len(recent))
+        echo = np.fft.irfft(np.fft.rfft(recent, size) * self._fit_spectrum, size)
+        out = self._heard[-count:] - echo[self.taps - 1 : len(recent)]
+        self._frames += 1
+        if (
+            self._frames % self._refit_frames == 0
+            and self._filled >= (FIRST_S + REFIT_S) * WHISPER_SAMPLE_RATE
+        ):
+            self._refit()
+        return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+    def _refit(self) -> None:
+        """Fit the filter anew over what was heard since the last move, up to SPAN_S, but for
+        the latest REFIT_S, and keep it where it leaves less of that than the fit in use."""
+        import numpy as np
+
+        taps, latest = self.taps, self._refit_frames * self.frame_samples
+        filled = self._filled - latest
+        played = self._played[-(filled + latest + taps - 1) : -latest]
+        if float(np.mean(np.square(played[taps - 1 :]))) < QUIET:
+            return
+        size = _fft_size(len(played) + taps)
+        spectrum = np.fft.rfft(played, size)
+        autocorrelation = np.fft.irfft(spectrum * np.conj(spectrum), size)[:taps]
+        heard = np.concatenate([np.zeros(taps - 1), self._heard[-(filled + latest) : -latest]])
+        cross = np.fft.irfft(np.fft.rfft(heard, size) * np.conj(spectrum), size)[:taps]
+        autocorrelation[0] *= 1 + RIDGE
+        autocorrelation[0] += 1.0
+        fit = solve_toeplitz(autocorrelation, cross, self.fit)
+        recent, heard_lately = self._played[-(latest + taps - 1) :], self._heard[-latest:]
+        new = heard_lately - _filtered(recent, fit)
+        old = heard_lately - _filtered(recent, self.fit)
+        left = float(new @ new)
+        enough = left * 10 ** (ADOPT_DB / 10) <= float(heard_lately @ heard_lately)
+        if enough and left < float(old @ old):
+            self._use(fit)
+
+
+def solve_toeplitz(
+    autocorrelation: npt.NDArray[np.float64],
+    right: npt.NDArray[np.float64],
+    start: npt.NDArray[np.float64],
+    tolerance: float = TOLERANCE,
+    max_iterations: int = MAX_ITERATIONS,
+) -> npt.NDArray[np.float64]:
+    """x with T x = `right`, T the symmetric Toeplitz matrix whose first column is
+    `autocorrelation` (positive definite), by conjugate gradients from `start`, preconditioned
+    with T. Chan's circulant approximation of T; products with T by FFT (T laid in a circulant
+    twice its size)."""
+    import numpy as np
+
+    n = len(autocorrelation)
+    embedded = np.fft.rfft(np.concatenate([autocorrelation, [0.0], autocorrelation[:0:-1]]))
+
+    def times_t(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.fft.irfft(embedded * np.fft.rfft(v, 2 * n), 2 * n)[:n]
+
+    lags = np.arange(n)
+    wrapped = np.concatenate([[0.0], autocorrelation[:0:-1]])
+    eigenvalues = np.fft.fft(((n - lags) * autocorrelation + lags * wrapped) / n).real
+    eigenvalues = np.maximum(eigenvalues, 1e-6 * float(eigenvalues.max()))
+
+    def preconditioned(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.fft.ifft(np.fft.fft(v) / eigenvalues).real
+
+    x = start.copy()
+    residual = right - times_t(x)
+    z = preconditioned(residual)
+    direction = z.copy()
+    rz = float(residual @ z)
+    goal = tolerance * float(np.linalg.norm(right))
+    for _ in range(max_iterations):
+        if rz <= 0.0 or float(np.linalg.norm(residual)) <= goal:
+            break
+        product = times_t(direction)
+        step = rz / float(direction @ product)
+        x += step * direction
+        residual -= step * product
+        z = preconditioned(residual)
+        rz_next = float(residual @ z)
+        direction = z + (rz_next / rz) * direction
+        rz = rz_next
+    return x
+
+
+def _filtered(
+    played: npt.NDArray[np.float64], fit: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """`played` through the FIR `fit`: its last len(played) - len(fit) + 1 samples (those
+    with the whole filter's length of sound before them)."""
+    import numpy as np
+
+    size = _fft_size(len(played))
+    return np.fft.irfft(np.fft.rfft(played, size) * np.fft.rfft(fit, size), size)[
+        len(fit) - 1 : len(played)
+    ]
+
+
+def _fft_size(samples: int) -> int:
+    """The power of two at least `samples`."""
+    return 1 << max(0, samples - 1).bit_length()
