@@ -241,10 +241,13 @@ def echo_alone(room: Room) -> None:
     print(f"echo alone: {before:.1f} dB -> {after:.1f} dB after the first second "
           f"({before - after:.1f} dB removed; first second {db(raw[:RATE]):.1f} -> "
           f"{db(judged[:RATE]):.1f} dB); {cost:.3f} ms per 10 ms frame")  # fmt: skip
+    halves = [slice(k, k + RATE // 2) for k in (0, RATE // 2)]
+    learning = ", ".join(f"{db(raw[h]) - db(kept[h]):.1f}" for h in halves)
     print(
         f"echo alone in what a take keeps: {before:.1f} dB -> {linear:.1f} dB after the first "
         f"second ({before - linear:.1f} dB removed"
-        + ("; the linear canceller)" if room.filter.linear else "; AEC3's, no linear canceller)")
+        + ("; the linear canceller" if room.filter.linear else "; AEC3's, no linear canceller")
+        + f"; in the first and the second half second {learning} dB)"
     )
     print(f"echo alone taken for a person: {false_starts} times in {len(raw) / RATE:.1f} s")
 
