@@ -55,8 +55,8 @@ QUIET = 1e4
 """Mean square (16-bit) of what played below which there is too little to fit to (about
 -50 dBFS)."""
 RIDGE = 1e-4
-"""Fraction of what played's power added to the normal equations' diagonal: a filter that
-fits the sound's silences and narrow bands with huge gains fits nothing else."""
+"""Fraction of the normal equations' diagonal added to it: a filter that fits the sound's
+silences and narrow bands with huge gains fits nothing else."""
 TOLERANCE = 1e-4
 """The fit stops where the normal equations' residual is this fraction of their right side."""
 MAX_ITERATIONS = 30
@@ -141,7 +141,8 @@ class LinearEchoCanceller:
 
     def _refit(self) -> None:
         """Fit the filter anew over what was heard since the last move, up to SPAN_S, but for
-        the latest REFIT_S, and keep it where it leaves less of that than the fit in use."""
+        the latest REFIT_S, and keep it where it leaves less of that than the fit in use and
+        removes ADOPT_DB of it."""
         import numpy as np
 
         taps, latest = self.taps, self._refit_frames * self.frame_samples
