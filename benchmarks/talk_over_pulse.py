@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+    from voicechat.audio.linear_echo import Recording
     from voicechat.types import AudioClip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,15 +61,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--voice", choices=("piper", "real", "none"), default="piper")
     parser.add_argument("--leak-s", type=float, default=3.0, help="reply alone before the request")
-    parser.add_argument("--keep", type=Path, help="write each run's take here (run-N.wav, 16 kHz)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="write each run's take here (run-N.wav, 16 kHz), and every call the linear echo "
+        "canceller was given (run-N-calls.npz, for benchmarks/linear_echo.py)",
+    )
     args = parser.parse_args()
-
-    import soundfile
 
     from tests.support.pulse import pulse_daemon, speaker_leaking_into_microphone
     from tests.support.speech import speak, word_error_rate
     from tests.support.tiny_phi3 import ANSWERS
     from voicechat.audio.io import load_audio
+    from voicechat.audio.linear_echo import Recording
     from voicechat.own_voice import is_own_words
 
     bench = _echo_benchmark()
@@ -90,10 +95,12 @@ def main() -> None:
     with pulse_daemon() as env, speaker_leaking_into_microphone(env):
         os.environ.update(env)
         for run in range(args.runs):
-            outcome, heard, after, take = _run(reply, request, args.leak_s, first_word_s, hear)
-            if args.keep is not None and take is not None:
-                args.keep.mkdir(parents=True, exist_ok=True)
-                soundfile.write(args.keep / f"run-{run}.wav", take.samples, take.sample_rate)
+            calls = Recording()
+            outcome, heard, after, take = _run(
+                reply, request, args.leak_s, first_word_s, hear, calls
+            )
+            if args.keep is not None:
+                _keep(args.keep, run, calls, take)
             outcomes.append(outcome)
             if after is not None:
                 after_ms.append(after)
@@ -114,16 +121,27 @@ def main() -> None:
               f"{statistics.mean(errors):.2f}")  # fmt: skip
 
 
+def _keep(folder: Path, run: int, calls: Recording, take: AudioClip | None) -> None:
+    """Write run `run`'s canceller calls and take (if any) into `folder`."""
+    import soundfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    calls.save(folder / f"run-{run}-calls.npz")
+    if take is not None:
+        soundfile.write(folder / f"run-{run}.wav", take.samples, take.sample_rate)
+
+
 def _run(
     reply: list[AudioClip],
     request: Path | None,
     leak_s: float,
     first_word_s: float,
     hear: Callable[[np.ndarray], str],
+    calls: Recording,
 ) -> tuple[str, str, float | None, AudioClip | None]:
     """One run: ("taken" | "never taken" | "echo taken", what the take was heard as, ms from
     the request's first word to the take starting when the request started it, the take's
-    audio when one started)."""
+    audio when one started); every call the linear canceller is given goes to `calls`."""
     from voicechat.audio.capture import Microphone
     from voicechat.audio.echo import MicFilter
     from voicechat.audio.far_end import FarEnd
@@ -134,7 +152,10 @@ def _run(
     far_end = FarEnd()
     speaker = Speaker(far_end=far_end)
     speaker.open()
-    mic = Microphone(clean=MicFilter(True, True, far_end))
+    clean = MicFilter(True, True, far_end)
+    if clean.linear_canceller is not None:
+        clean.linear_canceller.recording = calls
+    mic = Microphone(clean=clean)
     mic.start()
     until = time.monotonic() + LISTEN_S
     while time.monotonic() < until:

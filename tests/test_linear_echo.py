@@ -3,11 +3,13 @@ a second, holds it while a person talks over it, and follows what it is handed b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from voicechat.audio.io import load_audio
-from voicechat.audio.linear_echo import LinearEchoCanceller, solve_toeplitz
+from voicechat.audio.linear_echo import LinearEchoCanceller, Recording, replay, solve_toeplitz
 
 RATE = 16_000
 FRAME = 160
@@ -124,7 +126,7 @@ def test_what_played_handed_over_later_still_meets_the_echo_it_learned(
     handed[moved_at:] = played[moved_at - shift : len(played) - shift]
     canceller = LinearEchoCanceller(FRAME)
     before = _cancel(canceller, mic[:moved_at], played[:moved_at])
-    canceller.realign(shift)
+    canceller.handed_later(shift, echo_moved=False)
     soon = slice(moved_at, moved_at + RATE // 10)
     out = _cancel(canceller, mic[soon], handed[soon])
     assert _db(mic[RATE:moved_at]) - _db(before[RATE:]) >= 20.0
@@ -144,3 +146,56 @@ def test_the_speaker_silent_leaves_the_microphone_as_it_was() -> None:
     mic = rng.normal(0, 3000, 2 * RATE)
     out = _cancel(LinearEchoCanceller(FRAME), mic, np.zeros(len(mic), np.int16))
     assert np.max(np.abs(out - np.clip(np.round(mic), -32768, 32767))) <= 1
+
+
+def test_a_recording_of_a_cancellers_calls_replays_to_the_same_output(
+    speech: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    """Saved and loaded, the calls (frames, and the delay found and moved) give a fresh
+    canceller's output sample for sample: what benchmarks/linear_echo.py measures."""
+    played = speech[0][: 3 * RATE]
+    mic = _room(played)
+    canceller = LinearEchoCanceller(FRAME)
+    canceller.recording = Recording()
+    _cancel(canceller, mic[:RATE], played[:RATE])
+    canceller.handed_later(320, echo_moved=False)
+    _cancel(canceller, mic[RATE : 2 * RATE], played[RATE : 2 * RATE])
+    canceller.handed_later(400, echo_moved=True)
+    _cancel(canceller, mic[2 * RATE :], played[2 * RATE :])
+    canceller.recording.save(tmp_path / "calls.npz")
+
+    recording = Recording.load(tmp_path / "calls.npz")
+    assert recording.shifts == [(100, 320, False), (200, 400, True)]
+    again = replay(recording, LinearEchoCanceller(FRAME))
+    assert np.array_equal(np.concatenate(again), np.concatenate(recording.cancelled))
+    assert np.array_equal(
+        np.concatenate(recording.microphone),
+        np.clip(mic, -32768, 32767).astype(np.int16)[: len(np.concatenate(again))],
+    )
+
+
+def test_the_benchmark_gives_recorded_calls_again_to_the_canceller_as_it_is_now(
+    speech: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    """benchmarks/linear_echo.py on a recording the same code made: the same figures."""
+    import re
+    import subprocess
+    import sys
+
+    played = speech[0][: 4 * RATE]
+    canceller = LinearEchoCanceller(FRAME)
+    canceller.recording = Recording()
+    _cancel(canceller, _room(played), played)
+    canceller.recording.save(tmp_path / "run-0-calls.npz")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "linear_echo.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    figures = {
+        (found[1], found[2]): [float(x) for x in re.findall(r"-?\d+\.\d", found[3])]
+        for found in re.finditer(r"^\s+(recorded|now)\s+(median|worst)\s+(.*)$", done.stdout, re.M)
+    }
+    assert len(figures) == 4, done.stdout
+    assert figures["recorded", "median"] == figures["now", "median"], done.stdout
+    assert figures["recorded", "worst"] == figures["now", "worst"], done.stdout
+    assert figures["now", "median"][1] >= 30.0, done.stdout  # the best 0.2 s by 2 s

@@ -31,9 +31,8 @@ add on top is found by AEC3 itself (DELAY_HINT_MS is its starting point). The li
 canceller is handed what played just before its echo reaches the microphone: the devices'
 delay, which moves from one reply to the next, is found by correlating the two
 (`audio.echo_delay`). Until it is found, what played is handed over at its own time; then the
-canceller is told it is handed over later (`LinearEchoCanceller.realign`: the echo it learned
-is the same), and, when the delay moves after that, that the echo moved with it
-(`LinearEchoCanceller.moved`).
+canceller is told it is handed over later, the echo it learned being the same, and, when the
+delay moves after that, that the echo moved with it (`LinearEchoCanceller.handed_later`).
 """
 
 from __future__ import annotations
@@ -223,12 +222,10 @@ class MicFilter:
         linear = None
         if self._linear is not None:
             if echo:
-                found, shift = self._delay.found, self._delay.shift_s
+                found = self._delay.found
                 self._delay.heard(heard, at)
-                if self._delay.shift_s != shift and not found:  # handed later, the same echo
-                    self._linear.realign(round((self._delay.shift_s - shift) * WHISPER_SAMPLE_RATE))
-                elif self._delay.shift_s != shift:  # the echo moved, and what is handed with it
-                    self._linear.moved()
+                shift = round(self._delay.shift_s * WHISPER_SAMPLE_RATE)
+                self._linear.handed_later(shift, echo_moved=found)
                 if self._delay.samples != self._delay_told:
                     self._delay_told = self._delay.samples
                     delay_ms = self._delay.samples * 1000 / WHISPER_SAMPLE_RATE
@@ -263,6 +260,11 @@ class MicFilter:
         """Someone seems to be talking over the speaker: the linear canceller has lately
         removed little of a loud echo (`audio.talk_over`), and is not settling."""
         return not self.settling and self._talk_over.talked_over
+
+    @property
+    def linear_canceller(self) -> LinearEchoCanceller | None:
+        """The linear canceller (None without echo cancelling)."""
+        return self._linear
 
     @property
     def linear(self) -> bool:

@@ -31,6 +31,8 @@ holds still (about 0.2 ms per 10 ms frame on average at 128 ms, one 2-core x86 C
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voicechat.types import WHISPER_SAMPLE_RATE
@@ -68,6 +70,44 @@ kept as often as not (a person 8 dB louder than the echo, offline: 7 dB of the e
 while they talked and after, against 36-37 with this)."""
 
 
+@dataclass
+class Recording:
+    """Every call a canceller was given, in order, to be given again to another
+    (benchmarks/linear_echo.py): each frame heard, what played over it and what the canceller
+    made of it, and each new shift of what played (`LinearEchoCanceller.handed_later`)."""
+
+    microphone: list[npt.NDArray[np.int16]] = field(default_factory=list)
+    played: list[npt.NDArray[np.int16]] = field(default_factory=list)
+    cancelled: list[npt.NDArray[np.int16]] = field(default_factory=list)
+    shifts: list[tuple[int, int, bool]] = field(default_factory=list)
+    """(frames before it, the shift in samples, whether the echo moved with it)."""
+
+    def save(self, path: Path) -> None:
+        """Write it to `path` (.npz)."""
+        import numpy as np
+
+        np.savez_compressed(
+            path,
+            microphone=np.array(self.microphone, dtype=np.int16).reshape(len(self.microphone), -1),
+            played=np.array(self.played, dtype=np.int16).reshape(len(self.played), -1),
+            cancelled=np.array(self.cancelled, dtype=np.int16).reshape(len(self.cancelled), -1),
+            shifts=np.array(self.shifts, dtype=np.int64).reshape(-1, 3),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Recording:
+        """One written by `save`."""
+        import numpy as np
+
+        with np.load(path) as saved:
+            return cls(
+                list(saved["microphone"]),
+                list(saved["played"]),
+                list(saved["cancelled"]),
+                [(int(a), int(b), bool(c)) for a, b, c in saved["shifts"]],
+            )
+
+
 class LinearEchoCanceller:
     """Removes from each microphone frame the echo of what the speaker played over it.
 
@@ -80,7 +120,27 @@ class LinearEchoCanceller:
         self.taps = filter_ms * WHISPER_SAMPLE_RATE // 1000
         self._span = round(SPAN_S * WHISPER_SAMPLE_RATE)
         self._refit_frames = max(1, round(REFIT_S * WHISPER_SAMPLE_RATE / frame_samples))
+        self.shift = 0
+        """Samples after it played that what played is handed over (`handed_later`)."""
+        self.recording: Recording | None = None
+        """Where set, every call is kept there."""
         self.reset()
+
+    def handed_later(self, shift: int, echo_moved: bool) -> None:
+        """What played is handed over `shift` samples after it played from now on. With
+        `echo_moved`, the echo moved as much (the devices' delay changed): the fit still fits,
+        and only sound from now on is fitted (`moved`). Else the echo is where it was (its
+        delay was just found, what played having been handed over at its own time): the fit
+        and what played before move with what is handed over (`realign`)."""
+        if shift == self.shift:
+            return
+        if self.recording is not None:
+            self.recording.shifts.append((len(self.recording.microphone), shift, echo_moved))
+        if echo_moved:
+            self.moved()
+        else:
+            self.realign(shift - self.shift)
+        self.shift = shift
 
     def reset(self) -> None:
         """Forget the echo path learned (it moved) and what played before."""
@@ -137,7 +197,12 @@ class LinearEchoCanceller:
             and self._filled >= (FIRST_S + REFIT_S) * WHISPER_SAMPLE_RATE
         ):
             self._refit()
-        return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+        cancelled = np.clip(np.round(out), -32768, 32767).astype(np.int16)
+        if self.recording is not None:
+            self.recording.microphone.append(np.array(microphone, dtype=np.int16))
+            self.recording.played.append(np.array(played, dtype=np.int16))
+            self.recording.cancelled.append(cancelled)
+        return cancelled
 
     def _refit(self) -> None:
         """Fit the filter anew over what was heard since the last move, up to SPAN_S, but for
@@ -165,6 +230,21 @@ class LinearEchoCanceller:
         enough = left * 10 ** (ADOPT_DB / 10) <= float(heard_lately @ heard_lately)
         if enough and left < float(old @ old):
             self._use(fit)
+
+
+def replay(recording: Recording, canceller: LinearEchoCanceller) -> list[npt.NDArray[np.int16]]:
+    """What `canceller` makes of the frames in `recording`, given the same calls in the same
+    order."""
+    shifts = iter(recording.shifts)
+    pending = next(shifts, None)
+    out = []
+    frames = zip(recording.microphone, recording.played, strict=True)
+    for frame, (microphone, played) in enumerate(frames):
+        while pending is not None and pending[0] == frame:
+            canceller.handed_later(pending[1], echo_moved=pending[2])
+            pending = next(shifts, None)
+        out.append(canceller.cancel(microphone, played))
+    return out
 
 
 def solve_toeplitz(
