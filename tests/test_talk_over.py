@@ -10,7 +10,7 @@ once a resampled microphone block's capture time was counted in its own samples,
 once voice activity judged what the take keeps after the stopped reply's sound was gone, 14
 of 14 with the capture clock kept steady and a stopped reply's tail cut to what the mixer
 held, 35 of 36 with `audio.talk_over`, 41 of 44 with the take's start found by the linear
-canceller too, and 40 of 40 once the linear canceller was a least-squares fit
+canceller too, and 55 of 55 once the linear canceller was a least-squares fit
 (`audio.linear_echo`).
 
 piper talking over piper's own reply is the hardest case for AEC3, which voice activity
@@ -19,7 +19,7 @@ judges: it removes much of the same voice with the echo. It passed 2 runs of 10 
 where the linear canceller finds someone and began where it found them. Every failure then
 traced came in a process whose linear canceller, Speex's adaptive filter, had removed under
 12 dB of the echo by the time of the question; with the least-squares fit none did (60
-processes traced), and it passed 40 runs of 40.
+processes traced), and it passed 55 runs of 55.
 """
 
 from __future__ import annotations
