@@ -129,17 +129,17 @@ class LinearEchoCanceller:
     def handed_later(self, shift: int, echo_moved: bool) -> None:
         """What played is handed over `shift` samples after it played from now on. With
         `echo_moved`, the echo moved as much (the devices' delay changed): the fit still fits,
-        and only sound from now on is fitted (`moved`). Else the echo is where it was (its
+        and only sound from now on is fitted (`_moved`). Else the echo is where it was (its
         delay was just found, what played having been handed over at its own time): the fit
-        and what played before move with what is handed over (`realign`)."""
+        and what played before move with what is handed over (`_realign`)."""
         if shift == self.shift:
             return
         if self.recording is not None:
             self.recording.shifts.append((len(self.recording.microphone), shift, echo_moved))
         if echo_moved:
-            self.moved()
+            self._moved()
         else:
-            self.realign(shift - self.shift)
+            self._realign(shift - self.shift)
         self.shift = shift
 
     def reset(self) -> None:
@@ -150,15 +150,15 @@ class LinearEchoCanceller:
         self._heard = np.zeros(self._span)
         self._frames = 0
         self._use(np.zeros(self.taps))
-        self.moved()
+        self._moved()
 
-    def realign(self, samples: int) -> None:
+    def _realign(self, samples: int) -> None:
         """What played is handed over `samples` later than before (earlier where negative)
         from now on, and the echo did not move: the fit and what played before move too."""
         self._played = _shifted(self._played, samples)
         self._use(_shifted(self.fit, -samples))
 
-    def moved(self) -> None:
+    def _moved(self) -> None:
         """What played is handed over at a new delay from now on, moved with the echo (the
         filter in use still fits): fit only what comes from now on."""
         self._filled = 0
