@@ -79,6 +79,17 @@ def test_a_delay_that_moves_mid_reply_is_followed(reply: np.ndarray) -> None:
     assert found[after:].count(round(0.0975 * RATE)) >= 0.9 * len(found[after:])
 
 
+def test_an_echo_moved_by_a_few_samples_leaves_the_delay_where_it_was(
+    reply: np.ndarray,
+) -> None:
+    """What the estimate flickers by on an echo that holds still is no move: the canceller
+    would be handed its sound a few samples off from what it learned."""
+    moved_at = 3.0
+    _, found = _follow(reply, _room(reply, [(0.0, 0.09), (moved_at, 0.09 + 3 / RATE)]))
+    after = round((moved_at + 1.0) / FRAME_S)
+    assert set(found[after:]) == {round(0.09 * RATE)}
+
+
 def test_a_person_who_is_not_the_speaker_gives_no_delay(reply: np.ndarray) -> None:
     real = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "stars.wav"
     if not real.is_file():

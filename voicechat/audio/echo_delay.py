@@ -43,6 +43,13 @@ LEAD_S = 0.01
 for the parts of a room's response (and a resampler's) that come before it, s."""
 AGREE_SAMPLES = 2
 """Two estimates in a row within this many samples are taken as the delay."""
+MOVE_SAMPLES = 8
+"""Once a delay is found, it moves only to an estimate further than this from it (0.5 ms).
+Through PulseAudio the estimate stepped between neighbouring samples 1-17 times in a 14 s
+reply (10 runs of benchmarks/talk_over_pulse.py), as the loopback's latency drifted by
+fractions of a sample. Each step handed the linear canceller its sound a sample off from
+what its fit had learned, until it fitted anew; its own fits follow so small a drift
+(`audio.linear_echo`: they reach LEAD_S before the echo's direct path)."""
 MIN_COEFFICIENT = 0.3
 """Least correlation between the microphone and what played, at the delay found, for an
 estimate to count (a person talking over the echo lowers it; so does silence)."""
@@ -106,7 +113,8 @@ class EchoDelay:
         if found is None:
             return
         if self._candidate is not None and abs(found - self._candidate) <= AGREE_SAMPLES:
-            self.samples = found
+            if not self.found or abs(found - self.samples) > MOVE_SAMPLES:
+                self.samples = found
             self.found = True
         self._candidate = found
 
