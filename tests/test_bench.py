@@ -136,10 +136,13 @@ def test_random_weights_go_through_the_real_loader_and_follow_the_config(
 
 
 @pytest.mark.slow
-def test_a_take_cut_at_a_pause_inside_counts_as_cut(bench_config: Path, tmp_path: Path) -> None:
+def test_a_question_that_goes_on_after_a_pause_is_answered_whole_in_every_turn(
+    bench_config: Path, tmp_path: Path
+) -> None:
     """A question with a 1.2 s pause inside: the silence rule (800 ms) ends the take at the
-    pause. The end of speech is the question's last word, so bench reports the turn as cut
-    (negative), and `said` shows only the first half was heard."""
+    pause and a reply begins; the rest of the question, within audio.resume_s, takes that
+    reply back and continues the take, in every turn of both kinds, the warm-up too, as talk
+    does. The end of speech is the question's last word, and the run leaves no files."""
     import numpy as np
     import soundfile as sf
 
@@ -151,11 +154,18 @@ def test_a_take_cut_at_a_pause_inside_counts_as_cut(bench_config: Path, tmp_path
     gap, tail = np.zeros(int(16000 * 1.2), np.float32), np.zeros(16000 * 2, np.float32)
     question = tmp_path / "paused.wav"
     sf.write(str(question), np.concatenate([first, gap, second, tail]), 16000)
+    temp = tmp_path / "temp"
+    temp.mkdir()
     result = run_cli(
-        "--config", str(bench_config), "bench", "--audio", str(question), "--turns", "1", "--json"
+        "--config", str(bench_config), "bench", "--audio", str(question), "--turns", "1", "--json",
+        env={"TMPDIR": str(temp)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["sequential"]["end_of_speech_ms"]["p50"] < -1000  # ended before "milk"
-    heard = report["said"]["sequential"][-1].lower()
-    assert "remember" in heard and "bread" not in heard
+    for mode in ("streaming", "sequential"):
+        assert 0 < report[mode]["end_of_speech_ms"]["p50"] < 1500, mode
+        heard = report["said"][mode][-1].lower()
+        assert "remember" in heard and "bread" in heard, heard
+    assert report["continued"]["restarts"] == report["continued"]["turns"] == 2
+    assert 0 <= report["continued"]["sounded_ms_p50"] <= report["continued"]["sounded_ms_max"]
+    assert not list(temp.glob("voicechat-bench-*")), "no session files are left behind"

@@ -23,13 +23,11 @@ from voicechat.audio.smart_turn import SmartTurn, find_model
 from voicechat.audio.vad import VoiceActivityDetector
 from voicechat.config import AsrConfig, AudioConfig, LlmConfig
 from voicechat.conversation import Conversation
-from voicechat.early_start import EarlyReply
 from voicechat.end_of_turn import UNSURE_LOGPROB, TurnJudge, dangling, make_judge
 from voicechat.errors import ModelError
 from voicechat.llm.transformers import TransformersChatModel
 from voicechat.models import create_transcriber
 from voicechat.session import Session, SessionStore
-from voicechat.turn import TurnListener
 from voicechat.types import AudioClip
 
 pytestmark = pytest.mark.slow
@@ -119,25 +117,22 @@ def replaying(chat: TransformersChatModel, tiny_en_ct2: Path, tmp_path: Path) ->
     conversation = Conversation(
         llm=LlmConfig(), model=chat, store=SessionStore(tmp_path), session=Session("t"), hear=hear
     )
-
-    def start(text: str, at: int) -> EarlyReply:
-        return EarlyReply(conversation, text, at, TurnListener())
-
-    return lambda turn, judge, silence_ms: replay(turn, hear, start, judge, silence_ms)
+    return lambda turn, judge, silence_ms: replay(turn, conversation, judge, silence_ms)
 
 
 def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_one(
     chat: TransformersChatModel,
     clips: list[TurnClip],
     replaying: Replay,
-    smart_turn_onnx: Path,
     tmp_path: Path,
 ) -> None:
     """The real recorder, early start and judge on replayed takes: a finished question ends
     at its first pause; a question with a 700 ms pause in the middle is never cut there.
     The silence rule is set long (2 s), so what ends a take is the judge's verdict, however
-    fast this machine transcribes."""
-    judge = TurnJudge(chat.end_probability, SmartTurn(smart_turn_onnx))
+    fast this machine transcribes. The judge hears the words alone: Smart Turn was trained
+    on people, and its scores for piper's last words swing with the voice's rendering (0.07
+    to 0.98 for these finished questions), where the tiny Phi-3 knows the questions."""
+    judge = TurnJudge(chat.end_probability, None)
     ended_early = []
     for turn in clips:
         trial = replaying(turn, judge, 2000)
@@ -146,8 +141,8 @@ def test_smart_ends_whole_questions_at_their_pause_and_waits_out_a_mid_sentence_
             ended_early.append(trial.ended_by == "smart" and trial.eos_ms < 1500)
         else:
             assert any(not v.complete for v in trial.verdicts), "the pause was judged"
-    # Smart Turn was trained on people and can doubt a synthetic voice's last word: it may
-    # hold one finished question for the silence rule, never more.
+    # "Tell me a long story." is a whole request the tiny Phi-3 scores as unlikely to end
+    # (0.01): the silence rule ends it.
     assert sum(ended_early) >= len(ended_early) - 1, ended_early
     assert not SessionStore(tmp_path).exists("t"), "replies begun at pauses left no trace"
 

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from voicechat.audio.takes import Take
+from voicechat.audio.takes import Continuation, Take
 from voicechat.early_start import EarlyReply, EarlyStart
+from voicechat.talk.going_on import GoingOn
 from voicechat.talk.keys import KeyEvent
 from voicechat.talk.loop import HOLD_S, Mode, TalkLoop
 from voicechat.turn_input import Spoken, Typed
@@ -41,6 +42,9 @@ class Screen:
     def error(self, message: str) -> None:
         self.notices.append(f"error: {message}")
 
+    def take_back(self) -> None:
+        self.states.append("taken back")
+
 
 class Takes:
     """A recorder whose takes end when told, as the real one's do on send and discard."""
@@ -50,6 +54,8 @@ class Takes:
         self.by_space_at: float | None = None
         self.started: list[bool] = []  # wait_for_speech of each take started
         self.over_reply: list[bool] = []
+        self.continues: list[Continuation | None] = []
+        self.resumed = False
         self._recording = False
         self._ended: Take | None = None
 
@@ -65,17 +71,25 @@ class Takes:
         return True
 
     def start(
-        self, by_space: bool = False, wait_for_speech: bool = False, over_reply: bool = False
+        self,
+        by_space: bool = False,
+        wait_for_speech: bool = False,
+        over_reply: bool = False,
+        continues: Continuation | None = None,
     ) -> bool:
         self.started.append(wait_for_speech)
         self.over_reply.append(over_reply)
+        self.continues.append(continues)
+        self.resumed = False
         self.by_space_at = time.monotonic() if by_space else None
         self._recording = True
         return True
 
     def end(self, ended_by: str, had_speech: bool = True) -> None:
         clip = AudioClip(np.zeros(WHISPER_SAMPLE_RATE, dtype=np.float32), WHISPER_SAMPLE_RATE)
-        self._ended = Take(clip, had_speech, ended_by, ended_at=time.monotonic())
+        self._ended = Take(
+            clip, had_speech, ended_by, ended_at=time.monotonic(), resumed=self.resumed
+        )
 
     def send(self) -> None:
         self.end("key")
@@ -112,6 +126,10 @@ class Turns:
     def start(self, said: Typed | Spoken) -> None:
         self.started.append(said)
         self._busy, self._done = True, False
+        self.dropped = False
+
+    def drop(self) -> None:
+        self.dropped = self.interrupting = True
 
     def finish(self) -> None:
         self._done = True
@@ -139,7 +157,11 @@ class Talk:
     """A loop over stand-ins, driven one key and one tick at a time."""
 
     def __init__(
-        self, hands_free: bool = False, kitty: bool = False, talk_over: bool = False
+        self,
+        hands_free: bool = False,
+        kitty: bool = False,
+        talk_over: bool = False,
+        resume_s: float = 0.0,
     ) -> None:
         self.screen, self.takes, self.turns = Screen(), Takes(), Turns()
         self.commands = Commands()
@@ -159,6 +181,7 @@ class Talk:
             hands_free,
             self.heard,
             talk_over,
+            GoingOn(resume_s, talk_over),
         )
 
     def press(self, *keys: str, kind: str = "press") -> None:
@@ -376,5 +399,87 @@ def test_without_the_echo_canceller_hands_free_does_not_listen_over_a_reply() ->
     try:
         talk.press(*"hi", "enter")
         assert talk.takes.started == [] and talk.mode() is Mode.ANSWERING
+    finally:
+        talk.early.shutdown()
+
+
+def test_speech_soon_after_a_take_ended_at_a_pause_takes_the_turn_back_and_goes_on() -> None:
+    """Push-to-talk: a take that ended by itself is answered while the microphone listens on;
+    speech within resume_s drops that turn and continues the take, which is answered once,
+    when it ends, as one turn."""
+    talk = Talk(resume_s=2.0)
+    try:
+        talk.press("enter")
+        talk.takes.end("smart")
+        talk.loop.tick()
+        assert talk.mode() is Mode.ANSWERING and len(talk.turns.started) == 1
+        watch = talk.takes.continues[-1]
+        assert watch is not None and watch.until > watch.take.ended_at
+        assert len(watch.closed_by) == 2, "without echo cancelling, only until the sound"
+        talk.takes.resumed = True
+        talk.heard.put("speech")
+        talk.loop.tick()
+        assert talk.turns.dropped and talk.mode() is Mode.LISTENING
+        assert talk.screen.states[-2:] == ["taken back", "listening"]
+        talk.takes.end("smart")
+        talk.loop.tick()
+        assert len(talk.turns.started) == 1, "the continued take waits for the dropped turn"
+        talk.turns.finish()
+        talk.loop.tick()
+        assert len(talk.turns.started) == 2 and talk.mode() is Mode.ANSWERING
+        assert talk.screen.notices == []
+    finally:
+        talk.early.shutdown()
+
+
+def test_nobody_going_on_leaves_the_answer_alone_and_a_key_take_is_never_continued() -> None:
+    talk = Talk(resume_s=2.0)
+    try:
+        talk.press("enter")
+        talk.takes.end("silence")
+        talk.loop.tick()
+        talk.takes.end("expired", had_speech=False)
+        talk.loop.tick()
+        assert talk.mode() is Mode.ANSWERING and not talk.turns.dropped
+        assert talk.screen.notices == [], "a continuation nobody took up says nothing"
+        talk.turns.finish()
+        talk.loop.tick()
+        talk.loop._confirm_until = 0.0
+        talk.press("enter", "enter")  # a take ended by a key
+        assert [c is not None for c in talk.takes.continues] == [False, True, False]
+        assert not talk.takes.recording, "a take sent with a key is never continued"
+        talk.turns.finish()
+        talk.loop.tick()
+        # An answer that ends before the window does closes it: what follows is a new turn.
+        talk.press("enter")
+        talk.takes.end("silence")
+        talk.loop.tick()
+        watch = talk.takes.continues[-1]
+        assert watch is not None and watch.open(time.monotonic())
+        talk.turns.finish()
+        talk.loop.tick()
+        assert not watch.open(time.monotonic())
+        talk.takes.end("expired", had_speech=False)
+        talk.loop.tick()
+        assert talk.mode() is Mode.IDLE and talk.screen.states[-1] == "idle"
+    finally:
+        talk.early.shutdown()
+
+
+def test_talking_on_over_the_reply_continues_the_take_with_the_echo_cancelled() -> None:
+    talk = Talk(hands_free=True, talk_over=True, resume_s=2.0)
+    try:
+        talk.loop.tick()
+        talk.heard.put("speech")
+        talk.loop.tick()
+        talk.takes.end("smart")
+        talk.loop.tick()
+        watch = talk.takes.continues[-1]
+        assert talk.takes.over_reply[-1] and watch is not None and len(watch.closed_by) == 1
+        talk.takes.resumed = True
+        talk.heard.put("speech")
+        talk.loop.tick()
+        assert talk.turns.dropped and talk.mode() is Mode.LISTENING
+        assert not talk.loop._spoke_over, "going on is not talking over a reply"
     finally:
         talk.early.shutdown()

@@ -89,14 +89,24 @@ def _story_talked_over(
     nothing before it.)"""
     t = open_talk(800, "--hands-free", "--session", session)  # audio.echo_cancel: on by default
     _talk_over(t, pulse, voice)
-    t.wait_for("speech-to-text", timeout=90, after=1)  # the person's turn was answered
-    time.sleep(LEAK_S)  # the answer leaked into the microphone too, and is never answered
-    screen = t.screen()
+    screen, messages = _answered_then_quit(t, home, session, after=1)
     # Its echo never stopped it either (such a take would be dropped, with this notice).
     assert "own voice" not in screen, screen
+    return messages
+
+
+def _answered_then_quit(
+    t: TmuxTerminal, home: Path, session: str, after: int = 0
+) -> tuple[str, list[dict]]:  # type: ignore[type-arg]
+    """Once a turn (the `after`-th on screen) is answered and its answer has leaked into the
+    microphone for LEAK_S (never to be answered), quit: the screen then, and the session's
+    messages."""
+    t.wait_for("speech-to-text", timeout=90, after=after)
+    time.sleep(LEAK_S)
+    screen = t.screen()
     t.keys("C-d")
     assert t.wait_exit() == 0
-    return session_messages(home, session)
+    return screen, session_messages(home, session)
 
 
 def _check_talked_over(messages: list[dict], expected: str) -> None:  # type: ignore[type-arg]
@@ -132,3 +142,42 @@ def test_the_same_synthetic_voice_speaking_over_the_reply_stops_it_and_is_answer
     voice = speak(FRANCE, tmp_path / "france.wav")
     messages = _story_talked_over(open_talk, pulse, isolated_home, "piper", voice)
     _check_talked_over(messages, FRANCE)
+
+
+ARCTIC = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "arctic.wav"
+ARCTIC_SAID = "It was my reports from the north which chiefly induced people to buy."
+ARCTIC_PAUSE_AT_S = 1.8
+"""Where "It was my reports from the north" ends in arctic.wav (Whisper's word times)."""
+
+
+@pytest.mark.skipif(not ARCTIC.is_file(), reason="../shared/clips/real is not here")
+def test_a_person_who_pauses_mid_request_is_answered_once_with_all_their_words(
+    open_talk: Callable[..., TmuxTerminal],
+    pulse: dict[str, str],
+    speaker_leaks: None,
+    isolated_home: Path,
+    tmp_path: Path,
+) -> None:
+    """A real person's request with a 1 s pause after its first half, longer than the
+    silence that ends a take here (500 ms): the take ends there and a reply begins, its sound
+    leaking into the microphone; the rest, within audio.resume_s, takes that reply back and
+    continues the take. The request is answered once, as one turn with all its words."""
+    import numpy as np
+    import soundfile as sf
+
+    from voicechat.audio.io import load_audio
+
+    samples = load_audio(ARCTIC).samples
+    cut = int(ARCTIC_PAUSE_AT_S * 16000)
+    paused = np.concatenate([samples[:cut], np.zeros(16000, np.float32), samples[cut:]])
+    recording = tmp_path / "paused.wav"
+    sf.write(str(recording), paused, 16000)
+    t = open_talk(500, "--hands-free", "--session", "paused")
+    t.wait_for("listening for speech")
+    time.sleep(0.5)
+    play_into_microphone(recording, pulse).wait()
+    screen, messages = _answered_then_quit(t, isolated_home, "paused")
+    said = [m["content"] for m in messages if m["role"] == "user"]
+    assert len(said) == 1 and len(messages) == 2, messages
+    assert word_error_rate(ARCTIC_SAID, said[0]) <= 0.2, said[0]
+    assert screen.count("you: ") == 1, screen

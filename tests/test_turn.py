@@ -290,7 +290,7 @@ def test_a_pause_judged_unfinished_starts_no_reply_but_its_transcript_still_answ
         lambda clip: "Please set a timer",
         start,
         judge,
-        lambda at, done: verdicts.append((at, done)),
+        lambda at, done, doubt: verdicts.append((at, done)),
     )
     try:
         early.paused(_silence(1.0))

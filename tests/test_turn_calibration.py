@@ -86,9 +86,9 @@ def test_until_the_words_are_calibrated_they_neither_end_a_take_nor_hold_it() ->
     judge = TurnJudge(lambda text: 0.9, lambda clip: 0.95, 0.3)
     done: list[bool] = []
 
-    def calibrate() -> tuple[float, float]:
+    def calibrate() -> tuple[float, float, float]:
         release.wait(10)
-        return 0.01, 0.05
+        return 0.01, 0.05, 0.5
 
     thread = judge.calibrate_later(calibrate, lambda: done.append(True))
     pending = judge("Turn on the radio", SILENT)
@@ -100,7 +100,7 @@ def test_until_the_words_are_calibrated_they_neither_end_a_take_nor_hold_it() ->
     assert judge("Turn on the radio", SILENT).complete is True
     # A calibration that fails leaves the words out for good, and says nothing more.
     failing = TurnJudge(lambda text: 0.9, lambda clip: 0.95, 0.3)
-    failing.calibrate_later(lambda: (0.0, 1 / 0), lambda: done.append(False)).join(10)
+    failing.calibrate_later(lambda: (0.0, 1 / 0, 0.0), lambda: done.append(False)).join(10)
     assert failing("Turn on the radio", SILENT).complete is None and done == [True]
 
 

@@ -129,6 +129,13 @@ class AudioConfig:
         800, "silence after speech that ends a take, ms", minimum=100, maximum=10_000
     )
     max_record_s: float = _key(60.0, "longest take, seconds", minimum=1.0, maximum=3600.0)
+    resume_s: float = _key(
+        2.0,
+        "speech this soon after a take ended at a pause (s) continues that take: the reply "
+        "begun for it is dropped; 0 = never",
+        minimum=0.0,
+        maximum=10.0,
+    )
     end_of_turn: str = _key(
         "smart",
         "what ends a take: smart = the words and the voice judged at a short pause, else "

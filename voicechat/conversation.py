@@ -76,11 +76,14 @@ class Conversation:
         keep_audio: bool = False,
         streaming: bool = True,
         cancel: threading.Event | None = None,
+        current: bool = True,
     ) -> SpokenReply:
         """A reply on this conversation's model and voice (silent when muted or voiceless).
 
         speaker: where it plays instead of the conversation's own speaker.
         cancel: the turn's stop signal, which the reply obeys (see `SpokenReply`).
+        current: it is the reply `interrupt` stops from now on; a reply held unseen (the early
+        start) becomes so only when released (`make_current`).
         """
         voice = None if self.muted else self.synthesizer
         sink = (speaker or self.speaker) if voice is not None else None
@@ -93,8 +96,13 @@ class Conversation:
             streaming=streaming,
             cancel=cancel,
         )
-        self._current = reply
+        if current:
+            self._current = reply
         return reply
+
+    def make_current(self, reply: SpokenReply) -> None:
+        """`reply` is the one `interrupt` stops from now on."""
+        self._current = reply
 
     def interrupt(self) -> None:
         """Stop the reply in progress, if any (from any thread)."""
@@ -152,6 +160,13 @@ class Conversation:
             interrupted=bool(written),
         )
         self.store.save(self.session)
+
+    def forget_since(self, count: int) -> None:
+        """Drop every message after the first `count` (a turn taken back: the person went on
+        speaking) and save."""
+        if len(self.session.messages) > count:
+            del self.session.messages[count:]
+            self.store.save(self.session)
 
     def new_session(self) -> str:
         """Leave this session (releasing its lock) for a new, empty one; its name."""

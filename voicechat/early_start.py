@@ -31,6 +31,9 @@ from voicechat.types import AudioClip, Message
 
 log = logging.getLogger(__name__)
 
+CANCEL_POLL_S = 0.02
+"""Seconds between checks for a stop while a released reply plays."""
+
 
 class _Gate:
     """Closed until opened (released) or shut (abandoned); decided once."""
@@ -122,7 +125,8 @@ class EarlyReply:
         speaker = conversation.speaker
         gated = _GatedSink(speaker, self._gate) if speaker is not None else None
         messages = conversation.prompt(text)  # before the question joins the history
-        self._reply = conversation.reply(self._listener, speaker=gated)
+        self._conversation = conversation
+        self._reply = conversation.reply(self._listener, speaker=gated, current=False)
         self._job: concurrent.futures.Future[Reply] = concurrent.futures.Future()
         threading.Thread(
             target=self._run, args=(messages, conversation), name="voicechat-early", daemon=True
@@ -150,6 +154,7 @@ class EarlyReply:
 
     def release(self) -> float:
         """Show and play it from now on; returns the time.monotonic() of the release."""
+        self._conversation.make_current(self._reply)
         self._gate.open()
         self._listener.flush()
         assert self._gate.opened_at is not None
@@ -161,8 +166,16 @@ class EarlyReply:
         if not self._gate.opened:
             self._reply.interrupt()
 
-    def result(self) -> Reply:
-        """Wait for the released reply to end; raises what the reply raised."""
+    def result(self, cancel: threading.Event | None = None) -> Reply:
+        """Wait for the released reply to end, stopping it when `cancel` is set; raises what
+        the reply raised."""
+        while cancel is not None and not cancel.is_set():
+            try:
+                return self._job.result(timeout=CANCEL_POLL_S)
+            except concurrent.futures.TimeoutError:
+                continue
+        if cancel is not None:
+            self._reply.interrupt()
         return self._job.result()
 
 
@@ -179,7 +192,7 @@ class EarlyStart:
     hear: a take's text (runs on this object's worker thread).
     start: starts the held reply to a text at a pause (samples into the take).
     judge, judged: with the smart end of turn, the pause is judged too, and
-    `judged(pause in samples, finished)` told the verdict.
+    `judged(pause in samples, finished, doubt)` told the verdict (`Verdict`).
     """
 
     def __init__(
@@ -187,7 +200,7 @@ class EarlyStart:
         hear: Hear,
         start: Callable[[str, int], EarlyReply],
         judge: TurnJudge | None = None,
-        judged: Callable[[int, bool | None], None] = lambda at, finished: None,
+        judged: Callable[[int, bool | None, float], None] = lambda at, finished, doubt: None,
     ) -> None:
         self._heard = _with_sureness(hear)
         self._start = start
@@ -196,6 +209,8 @@ class EarlyStart:
         self.verdicts: list[Verdict] = []
         """Every judgement made, in order (for measuring the signals)."""
         self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._voices = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        """Scores the voice at a pause while the take is transcribed."""
         self._lock = threading.Lock()
         self._open_pause: int | None = None  # the running take's pause, while it lasts
         self._transcript: tuple[int, concurrent.futures.Future[str]] | None = None
@@ -207,7 +222,7 @@ class EarlyStart:
         conversation: Conversation,
         listener: ReplyListener,
         judge: TurnJudge | None = None,
-        judged: Callable[[int, bool | None], None] = lambda at, finished: None,
+        judged: Callable[[int, bool | None, float], None] = lambda at, finished, doubt: None,
     ) -> EarlyStart:
         """The early start of `conversation`'s spoken turns, the one set-up talk and bench
         share: takes heard with the conversation's `hear`, held replies shown through
@@ -264,6 +279,7 @@ class EarlyStart:
         """Drop what is under way and stop the worker."""
         self.drop()
         self._jobs.shutdown(wait=True, cancel_futures=True)
+        self._voices.shutdown(wait=True, cancel_futures=True)
 
     def _at_pause(self, clip: AudioClip) -> str:
         """Worker: the take's text so far; if the take is still paused there, and the pause is
@@ -272,14 +288,20 @@ class EarlyStart:
         paused_at = len(clip.samples)
         if self._open_pause != paused_at:
             return ""  # the speaker went on while this waited: nothing to hear it for
+        judge = self._judge
+        voice = (
+            self._voices.submit(judge.voice_of, clip)
+            if judge is not None and judge.hears_voice
+            else None
+        )
         heard = self._heard(clip)
         text = heard.text
         unfinished = False
-        if self._judge is not None and text and self._open_pause == paused_at:
-            verdict = self._judge(text, clip, heard.logprob)
+        if judge is not None and text and self._open_pause == paused_at:
+            verdict = judge(text, clip, heard.logprob, voice)
             self.verdicts.append(verdict)
             log.debug("verdict at this pause: %s", verdict)
-            self._judged(paused_at, verdict.complete)
+            self._judged(paused_at, verdict.complete, verdict.doubt)
             unfinished = verdict.complete is False
         with self._lock:
             if text and not unfinished and self._open_pause == paused_at and self._reply is None:

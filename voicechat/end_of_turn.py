@@ -22,6 +22,7 @@ One verdict per pause, never slower than the silence rule when the signals disag
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import re
 import threading
@@ -41,6 +42,9 @@ WORDS_THRESHOLD = 0.3
 judge made without a calibration (one is made for every loaded model; see make_judge)."""
 SOUND_THRESHOLD = 0.5
 """The sound says finished at or above this Smart Turn probability."""
+SOUND_SURE = 0.9
+"""From this Smart Turn probability on the sound has no doubt that the turn is finished
+(finished requests of real people score 0.91-0.99)."""
 UNSURE_LOGPROB = -0.75
 """A transcript whose least sure segment averages below this log probability per token is
 too unsure for its words to say the turn is finished (the silence rule decides): about 3 %
@@ -100,6 +104,9 @@ class Verdict:
     words, sound: each signal's probability (None where that signal is not available);
     words_ms, sound_ms: what each cost. dangling: the last word cannot end a request.
     unsure: speech-to-text was too unsure of the words for them to count (UNSURE_LOGPROB).
+    doubt: for a finished verdict, how far from sure it is, 0 (at or above the sure level) to
+    1 (at the threshold), by the voice where it is heard, else by the words: the take's end
+    waits the longer for it (`audio.takes.TakeRecorder.judged`).
     """
 
     complete: bool | None
@@ -109,6 +116,23 @@ class Verdict:
     sound_ms: float
     dangling: bool = False
     unsure: bool = False
+    doubt: float = 1.0
+
+
+def _now(
+    score: Callable[[AudioClip], tuple[float, float]], clip: AudioClip
+) -> concurrent.futures.Future[tuple[float, float]]:
+    """`score(clip)`, done here, as a finished future."""
+    done: concurrent.futures.Future[tuple[float, float]] = concurrent.futures.Future()
+    done.set_result(score(clip))
+    return done
+
+
+def _doubt(score: float, finished: float, sure: float) -> float:
+    """0 at or above `sure`, 1 at or below `finished`, linear between."""
+    if sure <= finished:
+        return 0.0 if score >= sure else 1.0
+    return min(1.0, max(0.0, (sure - score) / (sure - finished)))
 
 
 class TurnJudge:
@@ -120,29 +144,37 @@ class TurnJudge:
         sound: Callable[[AudioClip], float] | None,
         words_threshold: float = WORDS_THRESHOLD,
         words_finished: float | None = None,
+        words_sure: float | None = None,
     ) -> None:
         """words_threshold: the words say unfinished below it; words_finished: they say
-        finished at or above it (by default the same), and neither between the two."""
+        finished at or above it (by default the same), and neither between the two;
+        words_sure: finished with no doubt from it on (by default words_finished)."""
         if words is None and sound is None:
             raise ValueError("a judge needs the words, the sound, or both")
         self._words = words
         self._sound = sound
         self._words_ready = threading.Event()
         self._words_ready.set()
-        self.calibrated(words_threshold, words_finished)
+        self.calibrated(words_threshold, words_finished, words_sure)
 
-    def calibrated(self, words_threshold: float, words_finished: float | None = None) -> None:
+    def calibrated(
+        self,
+        words_threshold: float,
+        words_finished: float | None = None,
+        words_sure: float | None = None,
+    ) -> None:
         """Set the words' thresholds (and let the words count again after `calibrate_later`)."""
         self.words_threshold = words_threshold
         self.words_finished = max(
             words_threshold, words_threshold if words_finished is None else words_finished
         )
+        self.words_sure = max(self.words_finished, words_sure or 0.0)
         self._words_ready.set()
 
     def calibrate_later(
-        self, calibrate: Callable[[], tuple[float, float]], on_done: Callable[[], None]
+        self, calibrate: Callable[[], tuple[float, float, float]], on_done: Callable[[], None]
     ) -> threading.Thread:
-        """Run `calibrate` (returning the two thresholds) on a thread of its own; until it
+        """Run `calibrate` (returning the three thresholds) on a thread of its own; until it
         has, the words say neither finished nor unfinished (a last word that dangles still
         waits), so the take ends by the silence rule unless that wait applies."""
         self._words_ready.clear()
@@ -165,12 +197,32 @@ class TurnJudge:
         names = [n for n, s in (("words", self._words), ("sound", self._sound)) if s]
         return " + ".join(names)
 
-    def __call__(self, text: str, clip: AudioClip, logprob: float | None = None) -> Verdict:
+    @property
+    def hears_voice(self) -> bool:
+        """It listens to the voice (which needs no transcript: `voice_of`)."""
+        return self._sound is not None
+
+    def voice_of(self, clip: AudioClip) -> tuple[float, float]:
+        """The voice's probability that `clip` ends a finished turn (with `hears_voice`), and
+        what scoring it cost in ms."""
+        assert self._sound is not None
+        start = time.perf_counter()
+        return self._sound(clip), (time.perf_counter() - start) * 1000
+
+    def __call__(
+        self,
+        text: str,
+        clip: AudioClip,
+        logprob: float | None = None,
+        voice: concurrent.futures.Future[tuple[float, float]] | None = None,
+    ) -> Verdict:
         """Whether `text` (the transcript of `clip`, the take so far) is a finished turn.
 
         logprob: how sure speech-to-text was of `text` (`asr.longform.Heard.logprob`); below
         UNSURE_LOGPROB a judge that listens to the words is not sure (unless the last word
         dangles), and neither signal is scored.
+        voice: `voice_of(clip)` already under way (begun with the transcription, which it
+        does not need), instead of scoring the voice after the words.
         """
         start = time.perf_counter()
         words = sound = None
@@ -180,9 +232,9 @@ class TurnJudge:
         if self._words is not None and not unsure and not pending:
             words = 0.0 if ends_dangling else self._words(text)
         scored = time.perf_counter()
+        sound_ms = 0.0
         if self._sound is not None and not unsure:
-            sound = self._sound(clip)
-        done = time.perf_counter()
+            sound, sound_ms = (voice if voice is not None else _now(self.voice_of, clip)).result()
         said = [
             self._says(words) if words is not None else None,
             sound >= SOUND_THRESHOLD if sound is not None else None,
@@ -198,14 +250,24 @@ class TurnJudge:
             complete = True
         elif len(heard) == 2 and not any(heard):
             complete = False
+        # The voice is the sureness that counts where it is heard: real people's finished
+        # requests score 0.91-0.99 on it, where a small model's words for a whole request
+        # spread over two orders of magnitude (a read sentence scores below most requests).
+        if sound is not None:
+            doubt = _doubt(sound, SOUND_THRESHOLD, SOUND_SURE)
+        elif words is not None:
+            doubt = _doubt(words, self.words_finished, self.words_sure)
+        else:
+            doubt = 1.0
         return Verdict(
             complete,
             words,
             sound,
             (scored - start) * 1000,
-            (done - scored) * 1000,
+            sound_ms,
             ends_dangling,
             unsure,
+            doubt,
         )
 
     def _says(self, words: float) -> bool | None:
@@ -240,8 +302,8 @@ def make_judge(
     from voicechat.turn_calibration import cached, calibration_for
 
     words = None
-    threshold = finished = WORDS_THRESHOLD
-    later: Callable[[], tuple[float, float]] | None = None
+    threshold = finished = sure = WORDS_THRESHOLD
+    later: Callable[[], tuple[float, float, float]] | None = None
     if isinstance(chat, ScoresMessageEnds):
         words = chat.end_probability
         name = str(getattr(chat, "model_name", ""))
@@ -249,14 +311,15 @@ def make_judge(
         if kept is None and background:
             scorer = chat.end_probabilities
 
-            def calibrate() -> tuple[float, float]:
+            def calibrate() -> tuple[float, float, float]:
                 made = calibration_for(name, scorer, on_notice)
-                return made.threshold, made.finished_from
+                return made.threshold, made.finished_from, made.sure_from
 
             later = calibrate
         else:
             calibration = kept or calibration_for(name, chat.end_probabilities, on_notice)
             threshold, finished = calibration.threshold, calibration.finished_from
+            sure = calibration.sure_from
     path = find_model(audio.turn_model)
     sound = SmartTurn(path) if path is not None else None
     if sound is None:
@@ -271,7 +334,7 @@ def make_judge(
             "words); takes end after audio.silence_ms of silence"
         )
         return None
-    judge = TurnJudge(words, sound, threshold, finished)
+    judge = TurnJudge(words, sound, threshold, finished, sure)
     if later is not None:
         judge.calibrate_later(later, lambda: on_notice("the end of turn now hears the words too"))
     return judge

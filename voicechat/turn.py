@@ -96,13 +96,16 @@ class TurnResult:
     and then reply is None). stopped: the turn was stopped before its reply began (reply is
     None; what was said, if known, is saved with an empty reply marked interrupted).
     own_voice: the take stopped a reply and held only that reply's words (`own_voice`): its
-    echo, not answered or saved (said is what it was heard as; reply is None)."""
+    echo, not answered or saved (said is what it was heard as; reply is None).
+    dropped: the person went on speaking after the take ended (`audio.takes.Continuation`):
+    the turn was stopped and taken back, nothing of it kept (reply is None)."""
 
     said: str
     reply: Reply | None
     timings: TurnTimings
     stopped: bool = False
     own_voice: bool = False
+    dropped: bool = False
 
 
 def run_turn(
@@ -112,6 +115,7 @@ def run_turn(
     keep_audio: bool = False,
     streaming: bool = True,
     cancel: threading.Event | None = None,
+    drop: threading.Event | None = None,
 ) -> TurnResult:
     """Answer one take or text: transcribe, save the question, reply, save the reply.
 
@@ -121,9 +125,34 @@ def run_turn(
     An interrupted reply is saved as far as it got; a failed one is saved with its error and
     the error raised. streaming: False writes the whole reply before speaking it (bench's
     sequential baseline). cancel: stops the turn wherever it is: between transcription,
-    prompt and reply, and the reply itself.
+    prompt and reply, and the reply itself. drop: set (with `cancel`) when the person went on
+    speaking: the turn stops and is taken back from the session (`TurnResult.dropped`).
     """
     cancel = cancel if cancel is not None else threading.Event()
+    drop = drop if drop is not None else threading.Event()
+    kept = len(conversation.session.messages)
+    try:
+        result = _answer(conversation, said, listener, keep_audio, streaming, cancel)
+    except VoicechatError:
+        if not drop.is_set():
+            raise
+        conversation.forget_since(kept)
+        return TurnResult("", None, TurnTimings.of(time.monotonic(), None), dropped=True)
+    if drop.is_set():
+        conversation.forget_since(kept)
+        return TurnResult(result.said, None, result.timings, dropped=True)
+    return result
+
+
+def _answer(
+    conversation: Conversation,
+    said: Typed | Spoken,
+    listener: TurnListener,
+    keep_audio: bool,
+    streaming: bool,
+    cancel: threading.Event,
+) -> TurnResult:
+    """`run_turn` but for taking a turn back."""
     if isinstance(said, Typed):
         start, text, stt_at = said.at, said.text, None
     else:
@@ -153,7 +182,7 @@ def run_turn(
     try:
         if early is not None:
             released_at = early.release()
-            reply = early.result()
+            reply = early.result(cancel)
         else:
             assert messages is not None
             pipeline = conversation.reply(

@@ -31,6 +31,9 @@ FINISHED_COMPLETE = 0.90
 whole requests a model finds least likely to end, and the words a noisy or cut-off take is
 heard as ("Remind me to water." for "Remind me to water the, … plants"): a pause there is
 left to the silence rule rather than ended at once."""
+SURE_COMPLETE = 0.5
+"""The share of whole requests that score at or above the level from which the words are
+sure the message is finished (a take judged finished below it waits a little longer)."""
 CUT_MARK = " | "
 
 
@@ -46,7 +49,8 @@ class Request:
 class Calibration:
     """The words thresholds chosen for one model.
 
-    threshold: below it the words say unfinished; finished_from: at or above it, finished.
+    threshold: below it the words say unfinished; finished_from: at or above it, finished;
+    sure_from: at or above it, finished with no doubt (`end_of_turn.Verdict.doubt`).
     complete_kept: share of whole requests scored at or above `threshold`.
     cut_caught: share of cut requests scored below it (judged unfinished).
     """
@@ -54,6 +58,7 @@ class Calibration:
     model: str
     threshold: float
     finished_from: float
+    sure_from: float
     complete_kept: float
     cut_caught: float
     requests: int
@@ -64,7 +69,7 @@ class Calibration:
         return (
             f"words threshold {self.threshold:.3f} for {self.model}: {self.complete_kept:.0%} "
             f"of {self.requests} whole requests at or above it, {self.cut_caught:.0%} of cut "
-            f"ones below; finished from {self.finished_from:.3f}"
+            f"ones below; finished from {self.finished_from:.3f}, sure from {self.sure_from:.3f}"
         )
 
 
@@ -106,6 +111,7 @@ def calibrate(model: str, score: Scorer, text: str | None = None) -> Calibration
         model=model,
         threshold=threshold,
         finished_from=choose_threshold(whole, FINISHED_COMPLETE),
+        sure_from=choose_threshold(whole, SURE_COMPLETE),
         complete_kept=sum(s >= threshold for s in whole) / len(whole),
         cut_caught=sum(s < threshold for s in cut) / len(cut) if cut else 0.0,
         requests=len(whole),

@@ -8,6 +8,7 @@ depend on the one thing that makes such replies.
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -39,8 +40,9 @@ class HeldReply(Protocol):
         """Stop it; nothing of it is shown, played or kept (no-op once released)."""
         ...
 
-    def result(self) -> Reply:
-        """Wait for the released reply to end; raises what the reply raised."""
+    def result(self, cancel: threading.Event | None = None) -> Reply:
+        """Wait for the released reply to end, stopping it when `cancel` is set; raises what
+        the reply raised."""
         ...
 
 

@@ -10,12 +10,12 @@ manifest that says which are complete and which have pauses inside).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +25,12 @@ from voicechat.audio.io import load_audio
 from voicechat.audio.takes import TakeRecorder
 from voicechat.audio.vad import StreamingVad
 from voicechat.bench.replay import ReplayedMicrophone
-from voicechat.early_start import EarlyReply, EarlyStart
+from voicechat.bench.spoken import answer_spoken
+from voicechat.conversation import Conversation
+from voicechat.early_start import EarlyStart
 from voicechat.end_of_turn import TurnJudge, Verdict
+from voicechat.session import Session
+from voicechat.turn import TurnListener
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
 CUT_QUESTIONS = (
@@ -167,34 +171,59 @@ def _speech_stretches(samples: np.ndarray, gap_ms: float = 300.0) -> list[tuple[
 @dataclass(frozen=True)
 class Trial:
     """How one take ended. eos_ms: from the end of its last word to the end of the take
-    (negative: before it); cut: it ended before its second half began."""
+    answered (negative: before it); cut: the first take ended before the second half began;
+    lost: the take answered ended before the last word did (what was said after a pause is
+    missing from it); sounded_s: for each reply begun and dropped because the person went
+    on (`voicechat.bench.spoken.Restart`), how long it had played."""
 
     ended_by: str
     eos_ms: float
     cut: bool
     verdicts: tuple[Verdict, ...]
+    lost: bool = False
+    sounded_s: tuple[float, ...] = ()
+
+    @property
+    def restarts(self) -> int:
+        """Replies begun, then dropped because the person went on."""
+        return len(self.sounded_s)
 
 
 def replay(
     turn: TurnClip,
-    hear: Callable[[AudioClip], str],
-    start: Callable[[str, int], EarlyReply],
+    conversation: Conversation,
     judge: TurnJudge | None,
     silence_ms: int = 800,
+    resume_s: float = 0.0,
 ) -> Trial:
     """Play `turn` through the real take recorder and early start (judging with `judge`;
-    None is the silence rule alone)."""
+    None is the silence rule alone), replies begun at pauses on `conversation`.
+
+    resume_s: 0 records one take and answers nothing; otherwise the take is answered as talk
+    answers it (`voicechat.bench.spoken.answer_spoken`), continued when speech comes within
+    resume_s of its end, on a fresh session of the conversation.
+    """
     mic = ReplayedMicrophone(turn.clip)
     recorder = TakeRecorder(mic, StreamingVad(), silence_ms, 60.0)
-    early = EarlyStart(hear, start, judge, recorder.judged)
+    if resume_s > 0:
+        conversation = dataclasses.replace(conversation, session=Session("replay"))
+    early = EarlyStart.of(conversation, TurnListener(), judge, recorder.judged)
+    sounded: tuple[float, ...] = ()
     try:
-        take = recorder.record(
-            threading.Event(), threading.Event(), on_pause=early.paused, on_resume=early.resumed
-        )
+        if resume_s > 0:
+            spoken = answer_spoken(conversation, recorder, early, TurnListener(), resume_s)
+            take, first_ended_at = spoken.take, spoken.first_ended_at
+            sounded = tuple(r.sounded_s for r in spoken.restarts)
+        else:
+            take = recorder.record(
+                threading.Event(), threading.Event(), on_pause=early.paused, on_resume=early.resumed
+            )
+            first_ended_at = take.ended_at
     finally:
         early.drop()
         time.sleep(0.05)
         early.shutdown()
     eos_ms = (take.ended_at - mic.time_at(turn.speech_end)) * 1000
-    cut = turn.resume is not None and take.ended_at < mic.time_at(turn.resume)
-    return Trial(take.ended_by, eos_ms, cut, tuple(early.verdicts))
+    cut = turn.resume is not None and first_ended_at < mic.time_at(turn.resume)
+    lost = len(take.clip.samples) < turn.speech_end
+    return Trial(take.ended_by, eos_ms, cut, tuple(early.verdicts), lost, sounded)

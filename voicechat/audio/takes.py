@@ -8,13 +8,14 @@ decided by `audio.endpoint`, the one end-of-take rule.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from voicechat.audio.endpoint import SpeechTracker
+from voicechat.audio.endpoint import FRAME_MS, PAUSE_MS, SpeechTracker
 from voicechat.audio.vad import StreamingVad
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, MicBlock
 
@@ -22,9 +23,14 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+log = logging.getLogger(__name__)
+
 UNFINISHED_WAIT = 2.5
 """With the smart end of turn, a pause judged unfinished ends the take only after this many
 times audio.silence_ms of silence: the person is waited for, not cut off."""
+DOUBT_WAIT_MS = 600.0
+"""A take judged finished at a pause ends once the pause has lasted PAUSE_MS and up to this
+much more (never past audio.silence_ms), in proportion to the verdict's doubt."""
 START_FRAMES = 3
 """Voice-activity frames of speech in a row (32 ms each) that start a hands-free take."""
 OVER_REPLY_START_FRAMES = 8
@@ -59,7 +65,8 @@ benchmarks/echo.py), so the words said in that time must still be there."""
 @dataclass(frozen=True)
 class Take:
     """One recording at 16 kHz. ended_by: "key", "silence", "smart" (a pause judged the end
-    of the turn), "limit" or "discarded".
+    of the turn), "limit", "discarded", or "expired" (it waited to continue a take and no
+    speech came in time: `Continuation`).
 
     paused_at: samples offered to `on_pause` when no speech followed them (so a transcript
     of those samples is a transcript of the whole take), else None.
@@ -71,6 +78,35 @@ class Take:
     ended_by: str
     paused_at: int | None = None
     ended_at: float = 0.0
+    resumed: bool = False
+    """It goes on from a take that ended at a pause (`Continuation`): `clip` holds both."""
+
+    @property
+    def ended_itself(self) -> bool:
+        """It ended at a pause (by the smart end of turn or by silence), not by a key or the
+        length limit: speech soon after may continue it (`Continuation`)."""
+        return self.ended_by in ("smart", "silence")
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A take that ended by itself at a pause, which speech that starts soon after goes on
+    with: the person had paused mid-thought, not finished.
+
+    take: the take that ended. until: time.monotonic() before which speech that starts
+    continues it (the end of the take plus `audio.resume_s`).
+    closed_by: once any of these is set, speech no longer continues the take (the answer
+    has ended; or its first sound is about to play where the microphone cannot hear past
+    it, without echo cancellation).
+    """
+
+    take: Take
+    until: float
+    closed_by: tuple[threading.Event, ...] = ()
+
+    def open(self, now: float) -> bool:
+        """Whether speech starting at `now` (time.monotonic()) still continues the take."""
+        return now <= self.until and not any(event.is_set() for event in self.closed_by)
 
 
 class AudioSource(Protocol):
@@ -127,6 +163,60 @@ def since_speech_began(
     return [block for block, _ in heard[first:]]
 
 
+def _offer_pause(
+    blocks: list[npt.NDArray[np.float32]], on_pause: Callable[[AudioClip], None]
+) -> int:
+    """Hand the take so far (`blocks`) to `on_pause`; its length in samples."""
+    import numpy as np
+
+    samples = np.concatenate(blocks)
+    on_pause(AudioClip(samples, WHISPER_SAMPLE_RATE))
+    return len(samples)
+
+
+class _SpeechWait:
+    """What a take waiting for speech keeps until speech starts it: the latest LOOK_BACK_S,
+    and while a continuation is open (`Continuation`), all heard since that take ended."""
+
+    def __init__(self, continues: Continuation | None) -> None:
+
+        self.continues = continues
+        self._recent: collections.deque[tuple[np.ndarray, bool]] = collections.deque(
+            maxlen=int(LOOK_BACK_S / 0.032) + 1
+        )
+        self._since_end: list[np.ndarray] = []
+        self._deaf_s = 0.0
+
+    def closes(self, speech: SpeechTracker, settling: bool, heard_s: float) -> bool:
+        """Whether the continuation closed just now (speech starting from here on no longer
+        continues the take). settling: the last `heard_s` seconds could not be told from the
+        speaker's echo (`AudioSource.settling`): the window stays open that much longer."""
+        if self.continues is None:
+            return False
+        if settling:
+            self._deaf_s += heard_s
+        began = time.monotonic() - speech.run * FRAME_MS / 1000 - self._deaf_s
+        if self.continues.open(began):
+            return False
+        log.debug("the take that ended can no longer be continued")
+        self.continues, self._since_end = None, []
+        return True
+
+    def keep(self, block: npt.NDArray[np.float32], speech: bool) -> None:
+        """A block heard (`speech`: someone spoke in it)."""
+        self._recent.append((block, speech))
+        if self.continues is not None:
+            self._since_end.append(block)
+
+    def take_blocks(self) -> list[npt.NDArray[np.float32]]:
+        """Speech has started: the take's blocks so far (the continued take's, then all heard
+        since it ended; else from PRE_ROLL_S before the speech: `since_speech_began`)."""
+        if self.continues is not None:
+            log.debug("speech goes on with the take that ended")
+            return [self.continues.take.clip.samples, *self._since_end]
+        return since_speech_began(list(self._recent))
+
+
 class TakeRecorder:
     """Records takes from `mic`, ending them by voice activity too (`audio.endpoint`'s rule).
 
@@ -142,14 +232,19 @@ class TakeRecorder:
         self.max_record_s = max_record_s
         self.started_at = 0.0
         """time.monotonic() when the current take started listening."""
-        self._verdict: tuple[int, bool | None] | None = None
+        self.resumed = False
+        """The take under way continues the one before (`Continuation`): set before
+        `on_speech_start` is called."""
+        self._verdict: tuple[int, bool | None, float] | None = None
 
-    def judged(self, paused_at: int, finished: bool | None) -> None:
+    def judged(self, paused_at: int, finished: bool | None, doubt: float = 0.0) -> None:
         """Any thread: the smart end of turn's verdict on the pause `paused_at` samples into
-        the take. Finished (True) ends the take there (unless the speaker has gone on since);
-        unfinished (False) makes the silence that ends it UNFINISHED_WAIT times as long; not
-        sure (None) leaves it to the silence rule."""
-        self._verdict = (paused_at, finished)
+        the take. Finished (True) ends the take once the pause has lasted PAUSE_MS and
+        `doubt` (0-1) times DOUBT_WAIT_MS more (unless the speaker has gone on since): the less
+        sure the verdict, the longer the wait, never longer than the silence rule.
+        Unfinished (False) makes the silence that ends it UNFINISHED_WAIT times
+        as long; not sure (None) leaves it to the silence rule."""
+        self._verdict = (paused_at, finished, min(1.0, max(0.0, doubt)))
 
     def _speech_starts(self, speech: SpeechTracker, start_frames: int) -> bool:
         """Whether a take waiting for speech starts now: `start_frames` speech frames in a row,
@@ -165,18 +260,22 @@ class TakeRecorder:
             voiced >= TALKED_OVER_START_FRAMES and self.mic.talked_over
         )
 
-    def _verdict_at(self, paused_at: int | None) -> bool | None:
+    def _verdict_at(self, paused_at: int | None) -> tuple[bool | None, float]:
+        """The verdict on the pause at `paused_at` and its doubt; (None, 0) where none."""
         verdict = self._verdict
-        return verdict[1] if verdict is not None and verdict[0] == paused_at else None
+        if verdict is None or verdict[0] != paused_at:
+            return None, 0.0
+        return verdict[1], verdict[2]
 
     def _ends_by(self, speech: SpeechTracker, paused_at: int | None, samples: int) -> str | None:
         """What ends a started take of `samples` now ("smart", "silence", "limit"), if
         anything: the smart end of turn's verdict is judged from the first silent frames and
-        acted on once the pause is one."""
-        verdict = self._verdict_at(paused_at) if speech.paused else None
-        if verdict is True:
+        acted on once the pause is one, after a wait that grows with its doubt."""
+        finished, doubt = self._verdict_at(paused_at) if speech.paused else (None, 0.0)
+        longest = max(0.0, min(DOUBT_WAIT_MS, self.silence_ms - PAUSE_MS))
+        if finished is True and speech.silence_ms >= PAUSE_MS + doubt * longest:
             return "smart"
-        if speech.ended(self.silence_ms * (UNFINISHED_WAIT if verdict is False else 1)):
+        if speech.ended(self.silence_ms * (UNFINISHED_WAIT if finished is False else 1)):
             return "silence"
         if samples >= self.max_record_s * WHISPER_SAMPLE_RATE:
             return "limit"
@@ -191,6 +290,7 @@ class TakeRecorder:
         on_pause: Callable[[AudioClip], None] | None = None,
         on_resume: Callable[[], None] | None = None,
         start_frames: int = START_FRAMES,
+        continues: Continuation | None = None,
     ) -> Take:
         """Record until `stop` (send), `discard`, silence after speech, or the limit.
 
@@ -201,27 +301,37 @@ class TakeRecorder:
         on_resume: called when speech follows such a pause (what `on_pause` got is stale).
         start_frames: speech frames in a row that start a take that waits for speech (the take
         keeps from PRE_ROLL_S before the speech that started it: `since_speech_began`).
+        continues: a take that ended at a pause just now: this one waits for speech (what the
+        microphone heard since that take ended is kept, not drained), and speech that starts
+        while the continuation is open goes on with it (`on_speech_start` is called; the
+        take returned holds both and has `resumed` set). Once it has closed, a take that
+        waits for speech goes on waiting as a take of its own; any other ends "expired".
         """
         import numpy as np
 
         self.mic.start()
-        self.mic.drain()
+        if continues is None:
+            self.mic.drain()
         self.vad.reset()
         self._verdict = None
         self.started_at = time.monotonic()
-        heard_before: collections.deque[tuple[np.ndarray, bool]] = collections.deque(
-            maxlen=int(LOOK_BACK_S / 0.032) + 1
-        )
+        self.resumed = False
+        waiting = _SpeechWait(continues) if wait_for_speech or continues is not None else None
         blocks: list[np.ndarray] = []
         speech = SpeechTracker()
         paused_at: int | None = None
-        started = not wait_for_speech
+        resumed = False
         ended_by = "key"
         while not stop.is_set():
             if discard.is_set():
                 ended_by = "discarded"
                 break
             heard = self.mic.read(timeout=0.1)
+            heard_s = len(heard.kept) / WHISPER_SAMPLE_RATE if heard is not None else 0.0
+            closes = waiting is not None and waiting.closes(speech, self.mic.settling, heard_s)
+            if closes and not wait_for_speech:
+                ended_by = "expired"
+                break
             if heard is None:
                 continue
             voiced = speech.update(self.vad.feed(heard.judged))
@@ -229,23 +339,22 @@ class TakeRecorder:
                 paused_at = None  # the speaker went on: an early transcript is stale
                 if on_resume is not None:
                     on_resume()
-            if not started:
+            if waiting is not None:
                 # Over a reply AEC3 hides much of a person from voice activity, the linear
                 # canceller not: where it finds someone talking, the take's start is looked
                 # for there too.
-                heard_before.append((heard.kept, voiced or self.mic.talked_over))
+                waiting.keep(heard.kept, voiced or self.mic.talked_over)
                 if self._speech_starts(speech, start_frames):
-                    started = True
-                    blocks.extend(since_speech_began(list(heard_before)))
+                    resumed = self.resumed = waiting.continues is not None
+                    blocks.extend(waiting.take_blocks())
+                    waiting = None
                     self.started_at = time.monotonic()
                     if on_speech_start is not None:
                         on_speech_start()
                 continue
             blocks.append(heard.kept)
             if speech.pausing and paused_at is None and on_pause:
-                samples_so_far = np.concatenate(blocks)
-                paused_at = len(samples_so_far)
-                on_pause(AudioClip(samples_so_far, WHISPER_SAMPLE_RATE))
+                paused_at = _offer_pause(blocks, on_pause)
             ends = self._ends_by(speech, paused_at, sum(len(b) for b in blocks))
             if ends is not None:
                 ended_by = ends
@@ -253,8 +362,9 @@ class TakeRecorder:
         samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
         return Take(
             clip=AudioClip(samples.astype(np.float32), WHISPER_SAMPLE_RATE),
-            had_speech=started and speech.heard,
+            had_speech=waiting is None and (speech.heard or resumed),
             ended_by=ended_by,
             paused_at=paused_at,
             ended_at=time.monotonic(),
+            resumed=resumed,
         )

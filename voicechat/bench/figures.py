@@ -109,3 +109,14 @@ def verdict_costs(verdicts: Sequence[Any]) -> dict[str, float | int]:
         if costs:
             out[f"{signal}_ms_p50"] = round(percentile(costs, 50), 1)
     return out
+
+
+def restart_figures(restarts: Sequence[Any], turns: int) -> dict[str, float | int]:
+    """How many replies were begun at a pause and dropped as the person went on, over
+    `turns` spoken turns, and how long they had sounded (ms p50 and max; absent with none)."""
+    out: dict[str, float | int] = {"restarts": len(restarts), "turns": turns}
+    sounded = [r.sounded_s * 1000 for r in restarts]
+    if sounded:
+        out["sounded_ms_p50"] = round(percentile(sounded, 50), 1)
+        out["sounded_ms_max"] = round(max(sounded), 1)
+    return out

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from voicechat.audio.endpoint import FRAME_SAMPLES
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, MicBlock
-
-if TYPE_CHECKING:
-    pass
 
 
 class ReplayedMicrophone:
@@ -30,9 +26,11 @@ class ReplayedMicrophone:
         self._position = 0
 
     def start(self) -> None:
-        """Begin playing the recording from its start."""
-        self._started_at = time.monotonic()
-        self._position = 0
+        """Begin playing the recording from its start (once: later takes hear it go on, as
+        they would a microphone)."""
+        if self._started_at == 0.0:
+            self._started_at = time.monotonic()
+            self._position = 0
 
     def drain(self) -> None:
         """Nothing was heard before the take."""

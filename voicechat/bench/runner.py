@@ -16,7 +16,6 @@ prompt.
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from voicechat.audio.takes import TakeRecorder
 from voicechat.audio.vad import StreamingVad
 from voicechat.bench.figures import Span, TurnFigures
 from voicechat.bench.replay import ReplayedMicrophone
+from voicechat.bench.spoken import Restart, answer_spoken
 from voicechat.config import Config
 from voicechat.conversation import Conversation, Hear
 from voicechat.early_start import EarlyStart
@@ -36,7 +36,7 @@ from voicechat.llm.base import ChatModel
 from voicechat.marks import Stage
 from voicechat.session import Session, SessionStore
 from voicechat.tts.base import Synthesizer
-from voicechat.turn import Spoken, TurnListener, TurnResult, run_turn
+from voicechat.turn import TurnListener, TurnResult
 from voicechat.types import AudioClip
 
 
@@ -99,8 +99,22 @@ class Bench:
         """The smart end of turn's judgements in the streaming turns."""
         self.vad = StreamingVad()
         self.speech_end = speech_end_sample(question, config.audio.silence_ms)
-        self._store = SessionStore(Path(tempfile.mkdtemp(prefix="voicechat-bench-")))
+        self.restarts: list[Restart] = []
+        """Replies begun at a pause of the streaming turns, then dropped as the question went
+        on (`audio.resume_s`)."""
+        self._sessions = tempfile.TemporaryDirectory(prefix="voicechat-bench-")
+        self._store = SessionStore(Path(self._sessions.name))
         self._turns = 0
+
+    def close(self) -> None:
+        """Remove the turns' session files."""
+        self._sessions.cleanup()
+
+    def __enter__(self) -> Bench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def turn(self, streaming: bool) -> TurnFigures:
         """One measured turn, the way `talk` runs it (streaming) or the original way."""
@@ -120,17 +134,16 @@ class Bench:
         recorder = TakeRecorder(mic, self.vad, audio.silence_ms, audio.max_record_s)
         early = EarlyStart.of(conversation, listener, self.judge, recorder.judged)
         try:
-            take = recorder.record(
-                threading.Event(),
-                threading.Event(),
-                on_pause=early.paused if streaming else None,
-                on_resume=early.resumed if streaming else None,
+            spoken = answer_spoken(
+                conversation, recorder, early, listener, audio.resume_s, streaming=streaming
             )
-            said = early.take_ended(take) if streaming else Spoken(take.clip, take.ended_at)
-            result = run_turn(conversation, said, listener, streaming=streaming)
         finally:
             early.shutdown()
-            self.verdicts.extend(early.verdicts)
+            if streaming:
+                self.verdicts.extend(early.verdicts)
+        take, result = spoken.take, spoken.result
+        if streaming:
+            self.restarts.extend(spoken.restarts)
         if result.reply is None:
             raise UsageError("the question was heard as no words; give a clearer recording")
         speech_end_at = mic.time_at(self.speech_end)

@@ -122,8 +122,10 @@ def bench(
     # A random model's words mean nothing, so with random weights the judge is given the
     # fixed reply, which scores none: it listens to the voice alone (and is not calibrated).
     judge = make_judge(config.audio, chat if random_weights else models.chat, console().notice)
-    runner = Bench(config, hear, chat, synthesizer, question, token_count, judge)
-    with console().working(f"Measuring {turns} turns of each kind after a warm-up…"):
+    with (
+        Bench(config, hear, chat, synthesizer, question, token_count, judge) as runner,
+        console().working(f"Measuring {turns} turns of each kind after a warm-up…"),
+    ):
         results = runner.run(turns)
     streaming, sequential = results["streaming"], results["sequential"]
     report: dict[str, Any] = {
@@ -148,6 +150,7 @@ def bench(
             else f"silence {config.audio.silence_ms} ms",
         },
         "end_of_turn": figures.verdict_costs(runner.verdicts),
+        "continued": figures.restart_figures(runner.restarts, turns + 1),
         "memory": figures.peak_memory(),
         "reply": streaming[-1].reply,
         "said": {

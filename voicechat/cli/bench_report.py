@@ -55,6 +55,14 @@ def render_bench_report(
         for sp in spans:
             bar = timeline_bar(sp.start_ms, sp.end_ms, end)
             console.out.print(f"{sp.stage:>15} {bar}", soft_wrap=True)
+    continued = report["continued"]
+    if continued["restarts"]:
+        console.out.print(
+            f"\n[bold]the question went on after a pause:[/] {continued['restarts']} replies "
+            f"begun there were dropped in {continued['turns']} streaming turns (with the "
+            f"warm-up), after sounding {continued['sounded_ms_p50']:.0f} ms (p50), "
+            f"{continued['sounded_ms_max']:.0f} ms at most"
+        )
     m = report["machine"]
     machine = ", ".join(f"{k} {v}" for k, v in m.items())
     engines = "; ".join(f"{k}: {v}" for k, v in report["engines"].items())

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from voicechat.talk.going_on import GoingOn
 from voicechat.turn_input import Typed
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class TalkLoop:
     heard: the recorder's news, read on the loop's thread ("speech": a waiting take heard it).
     talk_over: hands-free with the echo cancelled: a take waits for speech while each reply
     plays, and speech in it interrupts the reply and is the next take.
+    going_on: whether speech after a take that ended by itself continues it (the turn begun
+    for it then taken back).
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class TalkLoop:
         hands_free: bool,
         heard: queue.SimpleQueue[str],
         talk_over: bool = False,
+        going_on: GoingOn | None = None,
     ) -> None:
         self.keys, self.screen, self.commands = keys, screen, commands
         self.takes, self.turns, self.early = takes, turns, early
@@ -87,8 +91,10 @@ class TalkLoop:
         self._confirm_until = 0.0  # time.monotonic() until which Space/Enter confirms
         self._barge_in = False
         self._pending_text: str | None = None
-        self._pending_take: Spoken | None = None  # spoken over a reply that is still ending
+        # A take spoken over a reply that is still ending, and the take it came from.
+        self._pending_take: tuple[Spoken, Take] | None = None
         self._spoke_over = False  # the take under way stopped a reply
+        self.going_on = going_on or GoingOn(0.0, self.talk_over)
 
     def run(self) -> None:
         """Answer keys and finished jobs until the user quits; always leaves saved."""
@@ -125,7 +131,13 @@ class TalkLoop:
         while not self._heard.empty():
             if self._heard.get() != "speech":
                 continue
+            watching = self.going_on.seen()
             if self.mode is Mode.WAITING:
+                self._enter(Mode.LISTENING)
+            elif self.mode is Mode.ANSWERING and watching and self.takes.resumed:
+                log.debug("the person went on: the turn is taken back, the take goes on")
+                self.turns.drop()
+                self.screen.take_back()
                 self._enter(Mode.LISTENING)
             elif self.mode is Mode.ANSWERING and self.talk_over:
                 log.debug("speech over the reply: it stops, the take goes on")
@@ -180,43 +192,35 @@ class TalkLoop:
         self._barge_in = True
         self.interrupt()
 
-    def open_line(self, event: KeyEvent) -> None:
-        if self.takes.recording:
-            self.takes.discard()
-        answering = self.mode is Mode.ANSWERING
-        self._enter(Mode.TYPING_OVER_ANSWER if answering else Mode.TYPING)
-        self.screen.line = event.text  # typing does not interrupt; sending the line does
-
-    def close_line(self, _: KeyEvent | None = None) -> None:
-        self.take_line()
-
-    def take_line(self) -> str:
-        """Close the line; returns what it held."""
-        line, self.screen.line = self.screen.line or "", None
-        answering = self.mode is Mode.TYPING_OVER_ANSWER
-        self._enter(Mode.ANSWERING if answering else Mode.IDLE)
-        return line
-
-    def send_line(self, _: KeyEvent) -> None:
-        text = self.take_line().strip()
-        if text.startswith("/"):
-            self.quit = self.commands.run(text) or self.quit
-        elif text and self.mode is Mode.IDLE:
+    def send_text(self, text: str) -> None:
+        """Answer a line typed (sent while a reply runs: interrupt it, then send this)."""
+        if self.mode is Mode.IDLE:
             self._start_turn(Typed(text))
-        elif text:  # sent while a reply runs: interrupt it, then send this
+        else:
             self._pending_text = text
             self.interrupt()
 
     # Takes and turns ------------------------------------------------------------------------
 
-    def _start_turn(self, said: Typed | Spoken) -> None:
+    def _start_turn(self, said: Typed | Spoken, ended: Take | None = None) -> None:
+        """Answer `said`; `ended`: the take it came from, which the microphone listens to
+        continue where it ended by itself at a pause (`resume_s`)."""
+        continues = self.going_on.continuation(ended)
         self.turns.start(said)
         self._enter(Mode.TYPING_OVER_ANSWER if self.mode is Mode.TYPING else Mode.ANSWERING)
-        if self.talk_over and self.mode is Mode.ANSWERING and not self.takes.recording:
-            self.takes.start(wait_for_speech=True, over_reply=True)
+        if self.mode is not Mode.ANSWERING or self.takes.recording:
+            self.going_on.watching = False
+        elif self.talk_over:
+            self.takes.start(wait_for_speech=True, over_reply=True, continues=continues)
+        elif continues is not None:
+            self.takes.start(continues=continues)
 
     def _take_finished(self, take: Take) -> None:
         over_reply, self._spoke_over = self._spoke_over, False
+        if self.going_on.seen() and not take.resumed:
+            if self.mode is Mode.WAITING:  # the answer ended first
+                self._enter(Mode.IDLE)
+            return  # nobody went on: the take it waited to continue stands
         if self.mode in (Mode.LISTENING, Mode.WAITING):
             self._enter(Mode.IDLE)
         if take.ended_by in ("silence", "smart", "limit"):
@@ -230,12 +234,13 @@ class TalkLoop:
             return
         said = dataclasses.replace(self.early.take_ended(take), over_reply=over_reply)
         if self.turns.busy:  # spoken over a reply that has not quite stopped yet
-            self._pending_take = said
+            self._pending_take = (said, take)
             self._enter(Mode.ANSWERING)
             return
-        self._start_turn(said)
+        self._start_turn(said, take)
 
     def _turn_ended(self) -> None:
+        self.going_on.answered()
         if self.mode is Mode.TYPING_OVER_ANSWER:
             self._enter(Mode.TYPING)
         elif self.mode is Mode.ANSWERING:  # a take waiting over the reply goes on waiting
@@ -244,8 +249,8 @@ class TalkLoop:
         if self.quit:
             return
         if self._pending_take is not None:
-            said, self._pending_take = self._pending_take, None
-            self._start_turn(said)
+            (said, take), self._pending_take = self._pending_take, None
+            self._start_turn(said, take)
         elif self._pending_text is not None:
             text, self._pending_text = self._pending_text, None
             self._start_turn(Typed(text))
@@ -254,6 +259,14 @@ class TalkLoop:
 
 
 Handler = Callable[[TalkLoop, "KeyEvent"], None]
+
+
+def take_line(loop: TalkLoop) -> str:
+    """Close the line being typed; returns what it held."""
+    line, loop.screen.line = loop.screen.line or "", None
+    answering = loop.mode is Mode.TYPING_OVER_ANSWER
+    loop._enter(Mode.ANSWERING if answering else Mode.IDLE)
+    return line
 
 
 def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
@@ -270,6 +283,23 @@ def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
         self.interrupt()
         self.quit_now()
 
+    def open_line(self: TalkLoop, event: KeyEvent) -> None:
+        if self.takes.recording:
+            self.takes.discard()
+        answering = self.mode is Mode.ANSWERING
+        self._enter(Mode.TYPING_OVER_ANSWER if answering else Mode.TYPING)
+        self.screen.line = event.text  # typing does not interrupt; sending the line does
+
+    def close_line(self: TalkLoop, _: KeyEvent) -> None:
+        take_line(self)
+
+    def send_line(self: TalkLoop, _: KeyEvent) -> None:
+        text = take_line(self).strip()
+        if text.startswith("/"):
+            self.quit = self.commands.run(text) or self.quit
+        elif text:
+            self.send_text(text)
+
     def type_text(self: TalkLoop, event: KeyEvent) -> None:
         self.screen.line = (self.screen.line or "") + event.text
 
@@ -277,15 +307,15 @@ def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
         self.screen.line = (self.screen.line or "")[:-1]
 
     def close_line_or_quit(self: TalkLoop, _: KeyEvent) -> None:
-        self.quit = not self.take_line()
+        self.quit = not take_line(self)
 
     table: dict[tuple[Mode, str], Handler] = {
         (Mode.IDLE, "space"): loop.start_by_key,
         (Mode.IDLE, "enter"): loop.start_by_key,
-        (Mode.IDLE, "char"): loop.open_line,
+        (Mode.IDLE, "char"): open_line,
         (Mode.IDLE, "ctrl+c"): loop.quit_now,
         (Mode.IDLE, "ctrl+d"): loop.quit_now,
-        (Mode.WAITING, "char"): loop.open_line,
+        (Mode.WAITING, "char"): open_line,
         (Mode.WAITING, "ctrl+c"): discard_and_quit,
         (Mode.WAITING, "ctrl+d"): discard_and_quit,
         (Mode.LISTENING, "space"): loop.send_take,
@@ -294,7 +324,7 @@ def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
         (Mode.LISTENING, "escape"): loop.discard_take,
         (Mode.LISTENING, "ctrl+c"): loop.discard_take,
         (Mode.LISTENING, "ctrl+d"): discard_and_quit,
-        (Mode.ANSWERING, "char"): loop.open_line,
+        (Mode.ANSWERING, "char"): open_line,
         (Mode.ANSWERING, "escape"): loop.interrupt,
         (Mode.ANSWERING, "ctrl+c"): loop.interrupt,
         (Mode.ANSWERING, "ctrl+d"): interrupt_and_quit,
@@ -305,10 +335,10 @@ def keymap(hands_free: bool) -> dict[tuple[Mode, str], Handler]:
         "char": type_text,
         "space": type_text,
         "backspace": erase,
-        "escape": loop.close_line,
-        "ctrl+c": loop.close_line,
+        "escape": close_line,
+        "ctrl+c": close_line,
         "ctrl+d": close_line_or_quit,
-        "enter": loop.send_line,
+        "enter": send_line,
     }
     for mode in (Mode.TYPING, Mode.TYPING_OVER_ANSWER):
         for key, handler in line_keys.items():

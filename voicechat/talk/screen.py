@@ -48,6 +48,7 @@ class TalkScreen:
         self.listening_since = 0.0
         self.level_db = -100.0
         self._reply = ""
+        self._said: str | None = None
         self._lock = threading.Lock()
         self._live = Live(
             self,
@@ -73,6 +74,8 @@ class TalkScreen:
     def __rich__(self) -> RenderableType:
         with self._lock:
             parts: list[RenderableType] = []
+            if self._said is not None:
+                parts.append(Text.from_markup(self._said_line(self._said)))
             if self._reply:
                 parts.append(Text(self._reply, style="green"))
             parts.append(Text.from_markup(self._status()))
@@ -106,7 +109,12 @@ class TalkScreen:
                 self.listening_since = time.monotonic()
 
     def print(self, markup: str) -> None:
-        """A finished line, above the live region."""
+        """A finished line, above the live region (after what was said, when that is still
+        shown in it)."""
+        with self._lock:
+            said, self._said = self._said, None
+        if said is not None:
+            self._live.console.print(self._said_line(said), soft_wrap=True, highlight=False)
         self._live.console.print(markup, soft_wrap=True, highlight=False)
 
     def notice(self, message: str) -> None:
@@ -118,8 +126,24 @@ class TalkScreen:
         self.print(f"[bold red]error:[/] {escape(message)}")
 
     def user_said(self, text: str) -> None:
-        """What the user said or typed."""
-        self.print(f"[bold cyan]you:[/] {escape(text)}")
+        """What the user said or typed: shown above the reply in the live region until the
+        next finished line, so a turn taken back (`take_back`) leaves no line, and a take
+        that goes on shows one line that grows."""
+        with self._lock:
+            self._said = text
+
+    def take_back(self) -> None:
+        """The person went on speaking: the reply begun for what they had said goes, and
+        what they said stays shown, marked as going on, until the whole take's text
+        replaces it."""
+        with self._lock:
+            self._reply = ""
+            if self._said is not None and not self._said.endswith(" …"):
+                self._said += " …"
+
+    @staticmethod
+    def _said_line(text: str) -> str:
+        return f"[bold cyan]you:[/] {escape(text)}"
 
     def reply_piece(self, piece: str) -> None:
         """A piece of the reply, shown as it is written."""

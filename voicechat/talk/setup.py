@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 from typing import TYPE_CHECKING
 
 from voicechat.talk.loop import TalkLoop
@@ -33,6 +34,7 @@ def open_talk_loop(
     turns, each shown on `screen`. talk_over: see TalkLoop (the microphone must cancel the
     speaker's echo)."""
     from voicechat.early_start import EarlyStart
+    from voicechat.talk.going_on import GoingOn
     from voicechat.talk.takes import Takes
     from voicechat.talk.turns import Turns
 
@@ -40,18 +42,24 @@ def open_talk_loop(
         screen.user_said(text)
         screen.show_state("thinking")
 
+    sounding = threading.Event()
+
+    def speaking() -> None:
+        sounding.set()
+        screen.show_state("speaking")
+
     listener = TurnListener(
         on_text=screen.reply_piece,
         on_notice=screen.notice,
-        on_speaking=lambda: screen.show_state("speaking"),
+        on_speaking=speaking,
         on_transcribing=lambda: screen.show_state("transcribing"),
         on_said=said,
     )
     takes: Takes | None = None
 
-    def judged(paused_at: int, finished: bool | None) -> None:
+    def judged(paused_at: int, finished: bool | None, doubt: float) -> None:
         if takes is not None:
-            takes.judged(paused_at, finished)
+            takes.judged(paused_at, finished, doubt)
 
     early = EarlyStart.of(conversation, listener, judge, judged)
     heard: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -63,4 +71,15 @@ def open_talk_loop(
         lambda: heard.put("speech"),
     )
     turns = Turns(conversation, listener, screen)
-    return TalkLoop(keys, screen, commands, takes, turns, early, hands_free, heard, talk_over)
+    return TalkLoop(
+        keys,
+        screen,
+        commands,
+        takes,
+        turns,
+        early,
+        hands_free,
+        heard,
+        talk_over,
+        GoingOn(audio.resume_s, talk_over, sounding),
+    )

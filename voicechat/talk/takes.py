@@ -13,7 +13,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from voicechat.audio.takes import OVER_REPLY_START_FRAMES, START_FRAMES, Take, TakeRecorder
+from voicechat.audio.takes import (
+    OVER_REPLY_START_FRAMES,
+    START_FRAMES,
+    Continuation,
+    Take,
+    TakeRecorder,
+)
 from voicechat.config import AudioConfig
 from voicechat.early_start import EarlyStart
 from voicechat.errors import MicrophoneUnavailable
@@ -95,10 +101,16 @@ class Takes:
         return self._recorder is not None and not self.failed
 
     def start(
-        self, by_space: bool = False, wait_for_speech: bool = False, over_reply: bool = False
+        self,
+        by_space: bool = False,
+        wait_for_speech: bool = False,
+        over_reply: bool = False,
+        continues: Continuation | None = None,
     ) -> bool:
         """Start a take; False where there is no microphone. over_reply: it waits for speech
-        while a reply plays, so it takes longer speech to start (OVER_REPLY_START_FRAMES)."""
+        while a reply plays, so it takes longer speech to start (OVER_REPLY_START_FRAMES).
+        continues: the take that just ended at a pause, which speech soon after goes on with
+        (`TakeRecorder.record`)."""
         self.open()
         if self._recorder is None:
             return False
@@ -114,13 +126,20 @@ class Takes:
             self._early.paused,
             self._early.resumed,
             OVER_REPLY_START_FRAMES if over_reply else START_FRAMES,
+            continues,
         )
         return True
 
-    def judged(self, paused_at: int, finished: bool | None) -> None:
+    @property
+    def resumed(self) -> bool:
+        """The take under way went on from the one before (its speech started while that
+        take could still be continued)."""
+        return self._recorder is not None and self._recorder.resumed
+
+    def judged(self, paused_at: int, finished: bool | None, doubt: float) -> None:
         """Any thread: the smart end of turn's verdict on a pause of the take."""
         if self._recorder is not None:
-            self._recorder.judged(paused_at, finished)
+            self._recorder.judged(paused_at, finished, doubt)
 
     def send(self) -> None:
         """End the take and answer it."""

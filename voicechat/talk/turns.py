@@ -27,6 +27,7 @@ class Turns:
         self._jobs = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._job: concurrent.futures.Future[TurnResult | str] | None = None
         self._cancel = threading.Event()
+        self._drop = threading.Event()
 
     @property
     def busy(self) -> bool:
@@ -35,13 +36,20 @@ class Turns:
 
     def start(self, said: Typed | Spoken) -> None:
         """Answer `said` on the worker."""
-        self._cancel = threading.Event()
-        self._job = self._jobs.submit(self._run, said, self._cancel)
+        self._cancel, self._drop = threading.Event(), threading.Event()
+        self._job = self._jobs.submit(self._run, said, self._cancel, self._drop)
 
-    def _run(self, said: Typed | Spoken, cancel: threading.Event) -> TurnResult | str:
+    def drop(self) -> None:
+        """Stop the turn under way and take it back: the person went on speaking."""
+        self._drop.set()
+        self.interrupting = True
+
+    def _run(
+        self, said: Typed | Spoken, cancel: threading.Event, drop: threading.Event
+    ) -> TurnResult | str:
         """Worker: the turn's result, or its failure as one line."""
         try:
-            return run_turn(self.conversation, said, self.listener, cancel=cancel)
+            return run_turn(self.conversation, said, self.listener, cancel=cancel, drop=drop)
         except VoicechatError as e:
             return str(e)
 
@@ -68,7 +76,9 @@ class Turns:
         self._jobs.shutdown(wait=True)
 
     def _show(self, outcome: TurnResult | str) -> None:
-        if isinstance(outcome, str):
+        if not isinstance(outcome, str) and outcome.dropped:
+            self.screen.take_back()
+        elif isinstance(outcome, str):
             self.screen.error(outcome)
         elif outcome.own_voice:
             self.screen.notice(f"heard the reply's own voice ({outcome.said!r}); not answered")
