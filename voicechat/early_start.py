@@ -26,13 +26,11 @@ from voicechat.audio.takes import Take
 from voicechat.conversation import Conversation, Hear
 from voicechat.end_of_turn import TurnJudge, Verdict
 from voicechat.reply import Reply, ReplyListener
+from voicechat.turn import CANCEL_POLL_S
 from voicechat.turn_input import Spoken
 from voicechat.types import AudioClip, Message
 
 log = logging.getLogger(__name__)
-
-CANCEL_POLL_S = 0.02
-"""Seconds between checks for a stop while a released reply plays."""
 
 
 class _Gate:

@@ -26,7 +26,7 @@ __all__ = ["Spoken", "TurnListener", "TurnResult", "TurnTimings", "Typed", "run_
 
 
 CANCEL_POLL_S = 0.02
-"""Seconds between checks for a stop while a transcript is awaited."""
+"""Seconds between checks for a stop while a transcript or a released reply is awaited."""
 
 
 @dataclass
