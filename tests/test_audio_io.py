@@ -122,7 +122,7 @@ def test_streamed_wav_without_a_length_is_read_to_the_end(tmp_path: Path) -> Non
 
 def test_a_header_that_inflates_is_refused_before_decoding(tmp_path: Path) -> None:
     from tests.support.hostile import endless_webm, tiny_rate_wav
-    from voicechat.audio.container import load_any_audio
+    from voicechat.audio.untrusted import load_file as load_any_audio
 
     with pytest.raises(AudioFileError, match="1 Hz is outside 8–192 kHz"):
         load_any_audio(tiny_rate_wav(tmp_path / "1hz.wav"))
@@ -142,7 +142,7 @@ def test_a_header_that_inflates_is_refused_before_decoding(tmp_path: Path) -> No
 def test_only_listed_containers_are_opened(tmp_path: Path) -> None:
     import av
 
-    from voicechat.audio.container import load_any_audio
+    from voicechat.audio.untrusted import load_file as load_any_audio
 
     flv = tmp_path / "clip.flv"  # FFmpeg reads it, voicechat does not take it
     with av.open(str(flv), "w", format="flv") as out:

@@ -8,7 +8,8 @@ from typing import TextIO
 from voicechat.asr.base import DecodeOptions, Transcriber
 from voicechat.asr.formats import OutputFormat, header, render_json, render_segment
 from voicechat.asr.longform import LongFormTranscription
-from voicechat.audio.io import AudioInfo, stream_mono
+from voicechat.audio.io import AudioInfo
+from voicechat.audio.untrusted import decoded_blocks
 from voicechat.audio.vad import VoiceActivityDetector
 from voicechat.types import Segment, Transcript
 
@@ -23,7 +24,8 @@ def transcribe_file(
     on_progress: Callable[[float], None] | None = None,
     on_segment: Callable[[Segment], None] | None = None,
 ) -> Transcript:
-    """Decode `info.path` and write it to `out` as `fmt`.
+    """Decode `info.path` (in a child process with limits, `untrusted`) and write it to `out`
+    as `fmt`.
 
     txt, srt and vtt are written segment by segment as they are recognised; json once at the end.
     on_progress: called with seconds of audio done. on_segment: called with each new segment.
@@ -34,7 +36,7 @@ def transcribe_file(
     streaming = fmt is not OutputFormat.json
     if streaming:
         out.write(header(fmt))
-    for segment in run.segments(stream_mono(info), on_progress):
+    for segment in run.segments(decoded_blocks(info.path), on_progress):
         segments.append(segment)
         if streaming:
             out.write(render_segment(fmt, len(segments), segment))

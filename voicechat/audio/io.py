@@ -1,5 +1,9 @@
 """Reading audio files: WAV, FLAC, OGG/Opus and MP3 through libsndfile, at any rate and depth.
 
+Only those four reach libsndfile: the file's signature is checked first (`sniff`), and the
+format libsndfile then reports must agree, so its parsers for AU, AIFF, CAF, VOC and the rest
+never run on a file from outside.
+
 Files are decoded block by block, mixed down to mono and resampled with soxr's band-limited
 streaming resampler, so an hour of audio never sits in memory at its original rate.
 
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voicechat.audio.sniff import LIBSNDFILE_FORMATS, Kind, sniff
 from voicechat.errors import AudioFileError
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
@@ -33,6 +38,10 @@ MAX_CHANNELS = 32
 BLOCK_MAX_SAMPLES = 2**20
 """Samples (all channels) decoded at once: a block holds at most 4 MiB as float32."""
 
+UNKNOWN_FRAMES = 2**63 - 1
+"""What libsndfile reports as the length of a stream that does not declare it (a streamed
+FLAC with total_samples 0); it cannot read such a file through to its end."""
+
 _TRUNCATION_TOLERANCE_S = 0.5
 """Seconds a decoder may fall short of the header's length before the file counts as truncated
 (MP3 headers only estimate their length)."""
@@ -42,7 +51,8 @@ _TRUNCATION_TOLERANCE_S = 0.5
 class AudioInfo:
     """What a file's header says.
 
-    sample_rate: Hz. frames: samples per channel (an estimate for MP3).
+    sample_rate: Hz. frames: samples per channel (an estimate for MP3; 0 when a WebM
+    recording does not declare its length).
     """
 
     path: Path
@@ -108,11 +118,44 @@ def probe(path: Path, max_s: float | None = None) -> AudioInfo:
 
     max_s: the longest audio accepted, in seconds (None: any length).
     Raises AudioFileError with a one-line reason for a missing path, a directory, an empty
-    file, non-audio bytes, an unknown format, a truncated WAV, a sample rate that is no
-    recording's, or a declared length past `max_s`.
+    file, non-audio bytes, a format other than WAV, FLAC, OGG or MP3, a truncated WAV, a sample
+    rate that is no recording's, or a declared length past `max_s`.
     """
     import soundfile as sf
 
+    kind = sniffed(path)
+    unreadable = AudioFileError(path, f"not a readable audio file (expected {SUPPORTED})")
+    if kind is None or kind.by_ffmpeg:
+        raise unreadable
+    try:
+        info = sf.info(str(path))
+    except PermissionError:
+        raise AudioFileError(path, "permission denied") from None
+    except (sf.LibsndfileError, RuntimeError):
+        raise unreadable from None
+    if info.format not in LIBSNDFILE_FORMATS[kind]:
+        raise unreadable
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioFileError(path, "contains no audio")
+    check_header(
+        path, int(info.samplerate), int(info.channels), info.frames / info.samplerate, None
+    )
+    if info.frames == UNKNOWN_FRAMES:
+        raise AudioFileError(
+            path, "does not declare its length (a streamed FLAC); re-encode it with `flac` first"
+        )
+    check_header(
+        path, int(info.samplerate), int(info.channels), info.frames / info.samplerate, max_s
+    )
+    if info.format == "WAV" and _wav_is_truncated(path):
+        raise AudioFileError(path, "the file is truncated (shorter than its header says)")
+    return AudioInfo(path, info.format, int(info.samplerate), int(info.channels), info.frames)
+
+
+def sniffed(path: Path) -> Kind | None:
+    """The format of `path` from its signature (`sniff`), after the checks every file
+    from outside gets. Raises AudioFileError for a missing path, a folder, an empty or
+    unreadable file."""
     if not path.exists():
         raise AudioFileError(path, "no such file")
     if path.is_dir():
@@ -120,19 +163,9 @@ def probe(path: Path, max_s: float | None = None) -> AudioInfo:
     try:
         if path.stat().st_size == 0:
             raise AudioFileError(path, "the file is empty")
-        info = sf.info(str(path))
+        return sniff(path)
     except PermissionError:
         raise AudioFileError(path, "permission denied") from None
-    except (sf.LibsndfileError, RuntimeError):
-        raise AudioFileError(path, f"not a readable audio file (expected {SUPPORTED})") from None
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise AudioFileError(path, "contains no audio")
-    check_header(
-        path, int(info.samplerate), int(info.channels), info.frames / info.samplerate, max_s
-    )
-    if info.format == "WAV" and _wav_is_truncated(path):
-        raise AudioFileError(path, "the file is truncated (shorter than its header says)")
-    return AudioInfo(path, info.format, int(info.samplerate), int(info.channels), int(info.frames))
 
 
 def stream_mono(

@@ -98,7 +98,8 @@ def _transcribe_all(
 ) -> int:
     """Transcribe each file to its destination; report bad ones and go on. Returns the failures."""
     from voicechat.asr.files import transcribe_file
-    from voicechat.audio.io import AudioInfo, probe
+    from voicechat.audio.io import AudioInfo
+    from voicechat.audio.untrusted import probe_file
     from voicechat.audio.vad import VoiceActivityDetector
     from voicechat.cli.progress import file_progress
     from voicechat.fileio import atomic_text_writer
@@ -109,7 +110,7 @@ def _transcribe_all(
     failures = 0
     for path, dest in zip(files, destinations, strict=True):
         try:
-            jobs.append((probe(path), dest))
+            jobs.append((probe_file(path), dest))
         except AudioFileError as e:
             console().error(str(e))
             failures += 1

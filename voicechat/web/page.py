@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from voicechat.audio.container import load_any_audio
 from voicechat.audio.playback import TimedSink
+from voicechat.audio.untrusted import UPLOAD_LIMITS, load_file
 from voicechat.config import Config
 from voicechat.conversation import Conversation, open_conversation, session_store
 from voicechat.errors import AudioFileError, VoicechatError
@@ -247,8 +247,9 @@ class PageConversation:
 
 
 def _decode(data: bytes, max_s: float) -> AudioClip:
-    """Audio bytes of any format voicechat reads, as 16 kHz mono, at most `max_s` seconds."""
+    """Audio bytes of any format voicechat reads, as 16 kHz mono, at most `max_s` seconds,
+    decoded in a child process within `UPLOAD_LIMITS`."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "audio"
         path.write_bytes(data)
-        return load_any_audio(path, max_s=max_s)
+        return load_file(path, max_s=max_s, limits=UPLOAD_LIMITS)
