@@ -146,3 +146,25 @@ def test_a_process_killed_mid_write_never_leaves_a_broken_file(tmp_path: Path) -
         leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert sorted(leftovers) == sorted(others)
     assert store.load("busy").messages
+
+
+def test_escape_sequences_typed_into_a_session_never_reach_the_terminal(
+    isolated_home: Path,
+) -> None:
+    """A title change, a screen clear and a C1 control typed in the page are stored as they
+    came, and left out wherever the session is shown."""
+    from tests.support.cli import run_cli
+
+    typed = "hi\x1b]0;owned\x07 there\x1b[2J\x9b31m\tend\nline two\x7f"
+    session = Session("typed")
+    session.add("user", typed)
+    session.add("assistant", "ok\x1b[5m")
+    SessionStore(isolated_home / "sessions").save(session)
+    for args in (("list",), ("show", "typed"), ("export", "typed", "--format", "md")):
+        shown = run_cli("sessions", *args)
+        assert shown.returncode == 0, shown.stderr
+        assert not any(c in shown.stdout for c in "\x1b\x07\x9b\x7f"), (args, shown.stdout)
+        assert "there" in shown.stdout
+    assert "]0;owned there[2J31m" in run_cli("sessions", "show", "typed").stdout  # the rest kept
+    exported = run_cli("sessions", "export", "typed", "--format", "json").stdout
+    assert json.loads(exported)["messages"][0]["content"] == typed  # kept as typed

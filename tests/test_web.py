@@ -14,7 +14,6 @@ from tests.support.speech import speak, word_error_rate
 from tests.support.web import (
     browser_available,
     chromium,
-    cookie,
     handshake_status,
     http_get,
     wait_until,
@@ -131,11 +130,12 @@ def test_bad_input_and_no_microphone_are_one_visible_line(
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("these are not sounds")
     with web_server(web_config, env, "--session", "web2") as url, chromium(None, tmp_path) as page:
-        page.get(url.split("?")[0])  # without the token: one line on how to get in
-        assert "printed when it started" in page.find_element(By.TAG_NAME, "body").text
-        page.get(url)
-        assert "token" not in page.current_url  # swapped for a cookie, gone from history
+        page.get(url.split("#")[0])  # without the token: one line on how to get in
+        error = wait_until(page, "document.getElementById('error').innerText")
+        assert "open the address voicechat web printed" in error
+        page.get(url)  # pasted into the same tab
         wait_until(page, "window.vc.connected")
+        assert "token" not in page.current_url  # gone from the address bar
         page.find_element(By.ID, "upload").send_keys(str(not_audio))
         error = wait_until(page, "document.getElementById('error').innerText")
         assert "notes.wav" in error and "not a readable audio file" in error
@@ -153,13 +153,79 @@ def test_another_address_answers_to_its_own_name_with_the_token(
 ) -> None:
     with web_process(web_config, env, "--host", "127.0.0.2") as server:
         assert server.base.startswith("http://127.0.0.2:")
-        assert http_get(server, "/")[0] == 401
-        assert http_get(server, "/?token=wrong")[0] == 401
-        assert http_get(server, f"/?token={server.token}")[0] == 303
-        assert http_get(server, "/", cookie=cookie(server))[0] == 200
+        status, _, page = http_get(server, "/")
+        assert status == 200 and b"voicechat-secret" in page  # the page, holding no secret
+        assert b'<meta name="voicechat-secret"' not in page
+        assert http_get(server, "/", body=b"token=wrong")[0] == 401
+        token = server.token
+        status, _, page = http_get(server, "/", body=f"token={token}".encode())
+        assert status == 200 and b'<meta name="voicechat-secret" content="' in page
+        assert http_get(server, "/", body=f"token={token}".encode())[0] == 401  # spent
+        assert server.token != token  # and a new address printed
         own = server.base.rstrip("/")
-        assert handshake_status(server, server.host, own, cookie(server)) == 101
-        assert handshake_status(server, server.host, "http://evil.test", cookie(server)) == 403
-        assert handshake_status(server, server.host, own, None) == 403
+        assert handshake_status(server, server.host, own) == 101
+        assert handshake_status(server, server.host, "http://evil.test") == 403
         port = server.host.rsplit(":", 1)[1]
-        assert http_get(server, "/", host=f"evil.test:{port}", cookie=cookie(server))[0] == 403
+        assert http_get(server, "/", host=f"evil.test:{port}")[0] == 403
+
+
+def test_open_leaves_the_token_in_no_history_no_command_line_and_no_other_port(
+    web_config: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """`--open` hands the browser a private file that posts the token; the page's secret stays
+    in this tab's storage for this port. A server on another port of the same host gets no
+    cookie and cannot read it, and Chromium's history database holds neither."""
+    import http.server
+    import sqlite3
+    import sys
+    import threading
+
+    from tests.support.llm_server import free_port
+
+    opened = tmp_path / "browser-argv.json"
+    recorder = tmp_path / "browser.py"
+    recorder.write_text(
+        f"import json, sys\nopen({str(opened)!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+    )
+    seen: list[dict[str, str]] = []
+
+    class Neighbour(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<title>neighbour</title>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    neighbour = http.server.HTTPServer(("127.0.0.1", free_port()), Neighbour)
+    threading.Thread(target=neighbour.serve_forever, daemon=True).start()
+    browser = {**env, "BROWSER": f"{sys.executable} {recorder} %s"}
+    try:
+        with web_process(web_config, browser, "--open") as server, chromium(None, tmp_path) as page:
+            deadline = time.monotonic() + 30
+            while not opened.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            argv = json.loads(opened.read_text())
+            assert len(argv) == 1 and argv[0].startswith("file://"), argv
+            private = Path(argv[0].removeprefix("file://"))
+            assert private.stat().st_mode & 0o077 == 0
+            token = private.read_text().split('name="token" value="')[1].split('"')[0]
+            assert token not in " ".join(argv)
+            page.get(argv[0])
+            wait_until(page, "window.vc.connected")
+            secret = page.execute_script("return sessionStorage.getItem('voicechat-secret')")
+            assert secret and server.token != token  # the token was spent on this page
+            assert not page.get_cookies()
+            page.get(f"http://127.0.0.1:{neighbour.server_port}/")
+            assert page.execute_script("return sessionStorage.getItem('voicechat-secret')") is None
+        history = sqlite3.connect(tmp_path / "chromium-profile" / "Default" / "History")
+        urls = " ".join(url for (url,) in history.execute("SELECT url FROM urls"))
+        history.close()
+    finally:
+        neighbour.shutdown()
+    assert f"127.0.0.1:{neighbour.server_port}" in urls and "/" in urls  # history was kept
+    assert token not in urls and secret not in urls
+    assert seen and not any("Cookie" in headers for headers in seen)
+    assert not any(secret in str(headers) or token in str(headers) for headers in seen)

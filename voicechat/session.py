@@ -236,11 +236,24 @@ class SessionStore:
         (self.directory / f".{name}.lock").unlink(missing_ok=True)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters but tab and newline, and DEL: what a terminal obeys."""
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (tab and newline kept), so that words typed in the
+    page or written by a model cannot set a terminal's title, clear it or move its cursor
+    when a session is shown."""
+    return _CONTROL.sub("", text)
+
+
 def render_markdown(session: Session) -> str:
-    """The conversation as Markdown, for `sessions export --format md`."""
+    """The conversation as Markdown, for `sessions export --format md` (control characters
+    left out)."""
     lines = [f"# {session.name}", "", f"Started {session.created_at}.", ""]
     for m in session.messages:
         who = {"user": "You", "assistant": "Assistant"}.get(m["role"], m["role"].title())
         note = " (interrupted)" if m.get("interrupted") else ""
-        lines += [f"**{who}**{note} · {m.get('created_at', '')}", "", m["content"], ""]
-    return "\n".join(lines)
+        when = m.get("created_at", "")
+        lines += [f"**{printable(who)}**{note} · {printable(str(when))}", "", m["content"], ""]
+    return printable("\n".join(lines))

@@ -30,22 +30,27 @@ def browser_available() -> bool:
     return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists() and bool(shutil.which("sox"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class WebServer:
-    """A running `voicechat web`. url: the address it printed (with the token); base: the
-    same without it ("http://127.0.0.1:PORT/"); log: its output so far."""
+    """A running `voicechat web`. url: the last address it printed (with a one-time token
+    not yet used); base: the same without it ("http://127.0.0.1:PORT/"); log: its output so
+    far; secret: a page secret, swapped for a token at the first `page_socket`."""
 
-    url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    secret: str | None = None
+
+    @property
+    def url(self) -> str:
+        return str(re.findall(r"(http://\S+#token=\S+)", self.log())[-1])
 
     @property
     def base(self) -> str:
-        return self.url.split("?")[0]
+        return self.url.split("#")[0]
 
     @property
     def token(self) -> str:
-        return self.url.split("token=")[1]
+        return self.url.split("#token=")[1]
 
     @property
     def host(self) -> str:
@@ -75,7 +80,7 @@ def web_process(config: Path, env: dict[str, str], *args: str) -> Iterator[WebSe
             if found:
                 url = found.group(1)
                 try:
-                    urllib.request.urlopen(url.split("?")[0] + "health", timeout=2).read()
+                    urllib.request.urlopen(url.split("#")[0] + "health", timeout=2).read()
                     break
                 except OSError:
                     pass
@@ -84,7 +89,7 @@ def web_process(config: Path, env: dict[str, str], *args: str) -> Iterator[WebSe
             time.sleep(0.2)
         else:
             raise AssertionError(f"voicechat web did not start: {log.read_text()}")
-        yield WebServer(url, process, log)
+        yield WebServer(process, log)
     finally:
         process.terminate()
         try:
@@ -141,35 +146,31 @@ def wait_until(driver: Any, script: str, timeout: float = 60.0) -> Any:
     raise AssertionError(f"{script} never held; the page shows:\n{state}")
 
 
-def cookie(server: WebServer) -> str:
-    """The Cookie header a page that opened the printed address sends."""
-    port = server.host.rsplit(":", 1)[1]
-    return f"voicechat-token-{port}={server.token}"
-
-
 def http_get(
-    server: WebServer, path: str = "/", host: str | None = None, cookie: str | None = None
+    server: WebServer, path: str = "/", host: str | None = None, body: bytes | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """GET `path` with any Host header; the status, the headers (lowercased) and the body."""
+    """GET `path` (POST `body` as a form, when given) with any Host header; the status, the
+    headers (lowercased) and the body."""
     import http.client
 
     address, port = server.host.rsplit(":", 1)
     connection = http.client.HTTPConnection(address, int(port), timeout=10)
     try:
-        connection.putrequest("GET", path, skip_host=True)
+        connection.putrequest("GET" if body is None else "POST", path, skip_host=True)
         connection.putheader("Host", host or server.host)
-        if cookie:
-            connection.putheader("Cookie", cookie)
-        connection.endheaders()
+        if body is not None:
+            connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         connection.close()
 
 
-def handshake_status(server: WebServer, host: str, origin: str | None, cookie: str | None) -> int:
+def handshake_status(server: WebServer, host: str, origin: str | None) -> int:
     """The HTTP status a WebSocket opening handshake to /ws gets, sent by hand so that any
-    Host can be claimed (101: the socket was accepted)."""
+    Host can be claimed (101: the socket was accepted; it must still log in)."""
     import base64
     import socket
 
@@ -180,7 +181,6 @@ def handshake_status(server: WebServer, host: str, origin: str | None, cookie: s
         "Sec-WebSocket-Version: 13",
     ]  # fmt: skip
     lines += [f"Origin: {origin}"] if origin else []
-    lines += [f"Cookie: {cookie}"] if cookie else []
     with socket.create_connection((address, int(port)), timeout=10) as s:
         s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         status_line = s.recv(4096).split(b"\r\n")[0]
@@ -188,18 +188,38 @@ def handshake_status(server: WebServer, host: str, origin: str | None, cookie: s
 
 
 @contextmanager
-def page_socket(server: WebServer) -> Iterator[Any]:
-    """A WebSocket to the server as its own page opens it (its origin, the token's cookie)."""
+def raw_socket(server: WebServer, **options: Any) -> Iterator[Any]:
+    """A WebSocket to the server from its own page's origin, not logged in."""
     from websockets.sync.client import connect
     from websockets.typing import Origin
 
     with connect(
         server.base.replace("http://", "ws://") + "ws",
         origin=Origin(server.base.rstrip("/")),
-        additional_headers={"Cookie": cookie(server)},
         max_size=None,
         proxy=None,
+        **options,
     ) as ws:
+        yield ws
+
+
+def log_in(ws: Any, **key: str) -> dict[str, Any]:
+    """Send the login message (token=… or secret=…); the server's answer to it."""
+    import json
+
+    ws.send(json.dumps({"type": "login", **key}))
+    return json.loads(ws.recv(timeout=10))  # type: ignore[no-any-return]
+
+
+@contextmanager
+def page_socket(server: WebServer) -> Iterator[Any]:
+    """A WebSocket to the server as its own page opens it: its origin, logged in with the
+    page secret (swapped for the printed token the first time)."""
+    with raw_socket(server) as ws:
+        key = {"secret": server.secret} if server.secret else {"token": server.token}
+        answer = log_in(ws, **key)
+        assert answer["type"] == "welcome", answer
+        server.secret = answer["secret"]
         yield ws
 
 

@@ -63,7 +63,11 @@ class Console:
         self.err.print(f"[yellow]notice:[/] {escape(message)}", soft_wrap=True)
 
     def reply_piece(self, piece: str) -> None:
-        """Print a piece of a reply the moment it is written (stdout, unformatted)."""
+        """Print a piece of a reply the moment it is written (stdout, unformatted; control
+        characters left out)."""
+        from voicechat.session import printable
+
+        piece = printable(piece)
         self.stdout.write(piece.lstrip() if not self._reply_open else piece)
         self.stdout.flush()
         self._reply_open = True

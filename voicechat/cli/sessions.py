@@ -12,6 +12,7 @@ import typer
 from voicechat.cli.app import app, console, reports_errors, settings
 from voicechat.cli.help_format import HelpGroup
 from voicechat.errors import UsageError
+from voicechat.session import printable
 
 sessions_app = typer.Typer(cls=HelpGroup, help="List, show, export and delete saved conversations.")
 app.add_typer(sessions_app, name="sessions")
@@ -107,7 +108,8 @@ def _session_table(summaries: list[SessionSummary]) -> None:
             table.add_row(escape(s.name), "-", "-", f"[red]{escape(s.error)}[/]")
         else:
             updated = s.updated_at[:16].replace("T", " ")
-            table.add_row(escape(s.name), str(s.messages), updated, escape(s.preview))
+            preview = escape(printable(s.preview))
+            table.add_row(escape(s.name), str(s.messages), escape(printable(updated)), preview)
     console().out.print(table)
 
 
@@ -115,17 +117,20 @@ def _show_session(session: Session) -> None:
     """A conversation, one message after another, on stdout."""
     from rich.markup import escape
 
+    def shown(value: object) -> str:
+        return escape(printable(str(value)))
+
     out = console().out
-    out.print(f"[bold]{escape(session.name)}[/] [dim]started {session.created_at}[/]")
+    out.print(f"[bold]{shown(session.name)}[/] [dim]started {shown(session.created_at)}[/]")
     for m in session.messages:
         who = {"user": "[bold cyan]you[/]", "assistant": "[bold green]assistant[/]"}.get(
-            m["role"], escape(m["role"])
+            m["role"], shown(m["role"])
         )
         notes = []
         if m.get("interrupted"):
             notes.append("interrupted")
         if m.get("error"):
             notes.append(f"error: {m['error']}")
-        extra = f" [yellow]({escape('; '.join(notes))})[/]" if notes else ""
-        out.print(f"\n{who} [dim]{m.get('created_at', '')}[/]{extra}")
-        out.print(escape(m["content"]), soft_wrap=True)
+        extra = f" [yellow]({shown('; '.join(notes))})[/]" if notes else ""
+        out.print(f"\n{who} [dim]{shown(m.get('created_at', ''))}[/]{extra}")
+        out.print(shown(m["content"]), soft_wrap=True)

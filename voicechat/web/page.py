@@ -1,10 +1,11 @@
 """One browser page's conversation: its messages in, `run_turn` on a worker, replies out.
 
-The page and the server speak over one WebSocket. The page sends JSON messages:
-`hello`, `session` (pick or start one), `text` (a typed turn), `audio` (a recording or an
-upload, its bytes in the binary message that follows) and `stop`. The server answers with
-`sessions`, `history`, `status`, `said`, `piece` (the reply as it is written), `speaking`,
-`done` (the reply, whether interrupted, the timings), `notice` and `error` as JSON, and the
+The page and the server speak over one WebSocket. The page sends JSON messages (after its
+`login`, see `server`): `hello`, `session` (pick or start one), `text` (a typed turn),
+`audio` (a recording or an upload, its bytes in the binary message that follows) and `stop`.
+The server answers with `sessions`, `history` (then `history_more` for a long one),
+`status`, `said`, `piece` (the reply as it is written), `speaking`, `done` (the reply,
+whether interrupted, the timings), `notice` and `error` as JSON, and the
 reply's audio as binary WAV messages, one per piece, as soon as each is voiced.
 
 Stop, or the page going away, stops the turn wherever it is (transcribing, before the reply
@@ -41,6 +42,9 @@ UPLOAD_MAX_BYTES = 20 * 2**20
 """The largest recording or upload accepted (20 MiB)."""
 BARGE_IN_WAIT_S = 10.0
 """Seconds a new turn waits for the reply it interrupts to stop and be saved."""
+HISTORY_PIECE_CHARS = 256 * 1024
+"""Characters of a session's history sent in one message; a longer history follows in more,
+each sent once the page has read most of what came before."""
 LOCK_WAIT_S = 3.0
 """Seconds a turn waits for its session to be let go (by a page that just left, whose turn
 is still stopping) before the session is busy."""
@@ -51,6 +55,10 @@ class Outbox(Protocol):
 
     def send(self, message: dict[str, Any] | bytes) -> None:
         """Queue a JSON object or binary audio for the page."""
+        ...
+
+    def wait_room(self, size: int, timeout_s: float = 30.0) -> bool:
+        """Block until `size` more bytes may be queued; False if the page is not reading."""
         ...
 
 
@@ -129,6 +137,10 @@ class PageConversation:
             self.error(f"{name}: {e.reason}")
             return
         self._start(Spoken(clip, time.monotonic()))
+
+    def drop_audio(self) -> None:
+        """Forget an announced upload (its bytes were refused)."""
+        self._pending_audio = None
 
     def close(self) -> None:
         """The page went away: stop its turn (saved as far as it got)."""
@@ -227,23 +239,35 @@ class PageConversation:
                 messages = self.store.load(self.session).messages
             except VoicechatError as e:
                 self.error(str(e))
-        self.outbox.send(
-            {
-                "type": "history",
-                "messages": [
-                    {
-                        "role": m["role"],
-                        "content": m["content"],
-                        "interrupted": m.get("interrupted"),
-                    }
-                    for m in messages
-                ],
-            }
-        )
+        shown = [
+            {"role": m["role"], "content": m["content"], "interrupted": m.get("interrupted")}
+            for m in messages
+        ]
+        for i, piece in enumerate(history_pieces(shown)):
+            message = {"type": "history" if i == 0 else "history_more", "messages": piece}
+            if not self.outbox.wait_room(sum(len(m["content"]) for m in piece) + 1024):
+                return  # the page is not reading; it is being dropped
+            self.outbox.send(message)
 
     def error(self, text: str) -> None:
         """Show the page one line of what went wrong."""
         self.outbox.send({"type": "error", "text": text})
+
+
+def history_pieces(
+    messages: list[dict[str, Any]], max_chars: int = HISTORY_PIECE_CHARS
+) -> list[list[dict[str, Any]]]:
+    """`messages` in consecutive pieces of about `max_chars` characters of content each
+    (one piece at least, empty for no messages)."""
+    pieces: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for message in messages:
+        if pieces[-1] and size + len(message["content"]) > max_chars:
+            pieces.append([])
+            size = 0
+        pieces[-1].append(message)
+        size += len(message["content"])
+    return pieces
 
 
 def _decode(data: bytes, max_s: float) -> AudioClip:

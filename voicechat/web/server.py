@@ -2,31 +2,36 @@
 
 Every request passes `Guarded` first: a Host this server is not reached by is refused (DNS
 rebinding), and every response carries a Content-Security-Policy that allows only the page's
-own script and style and forbids framing. The page and its socket need the token (see
-`guard`): `/?token=` swaps it for a cookie and redirects to `/`. Each socket is bounded: text
-messages are capped before they are parsed, `hello` and `session` are rate-limited, and a page
-that does not read what is sent to it is dropped once a few MiB wait for it.
+own script and style and forbids framing. The page itself holds nothing; its socket must log
+in with its first message, within `LOGIN_S`, with the one-time token or a page secret (see
+`guard.Keys`). Each socket is bounded: text messages are capped before they are parsed, every
+message from every page draws on one rate limit, and a page that does not read what is sent
+to it is dropped once a few MiB wait for it. Connections are bounded below the app
+(`connections`), and refusals are summarised (`refusals`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qs
 
 from voicechat.config import Config
 from voicechat.models import Models
-from voicechat.web.guard import Access
+from voicechat.web.guard import Access, Keys
 from voicechat.web.page import UPLOAD_MAX_BYTES, PageConversation
+from voicechat.web.refusals import Refusals
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +41,30 @@ TEXT_MAX_CHARS = 16 * 1024
 """The longest JSON message from the page, in characters; a typed turn fits many times over."""
 OUTBOX_MAX_BYTES = 8 * 2**20
 """Bytes that may wait for a page to read them; past this the page is too slow and dropped."""
-NOT_IN = (
-    "voicechat web: open the address `voicechat web` printed when it started (it ends in "
-    "?token=…); this address alone does not let you in.\n"
-)
-"""What a page opened without the token shows."""
+LOGIN_S = 5.0
+"""Seconds a socket has to log in with its first message."""
+LOGIN_MAX_BYTES = 1024
+"""The largest form the `--open` file posts (it holds the token alone)."""
+REFUSED_KEY = 4401
+"""The close code for a socket whose token or secret is not (or no longer) good: the page
+stops reconnecting and says to open a new address."""
+MESSAGES_BURST, MESSAGE_EVERY_S = 20, 0.2
+"""The one rate limit every message from every page draws on: 20 at once, then 5 a second."""
+NOT_IN = "voicechat web: open the address `voicechat web` printed (it ends in #token=…)\n"
+"""What a login by form with a wrong or spent token shows."""
 
 
 @dataclass(frozen=True)
 class WebSettings:
-    """access: the hosts, origins and token this server accepts.
-    on_refused: told one line for each request refused (the CLI shows it)."""
+    """access: the hosts and origins this server accepts. keys: its token and page secrets.
+    refusals: where what is refused is counted (the CLI shows a summary)."""
 
     config: Config
     models: Models
     session: str
     access: Access
-    on_refused: Callable[[str], None] = lambda _: None
+    keys: Keys
+    refusals: Refusals
 
 
 class Outbox:
@@ -68,7 +80,7 @@ class Outbox:
         self.max_bytes = max_bytes
         self.overflowed = False
         self._queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._queued = 0
 
     def send(self, message: dict[str, Any] | bytes) -> None:
@@ -90,7 +102,19 @@ class Outbox:
         if data is not None:
             with self._lock:
                 self._queued -= len(data)
+                self._lock.notify_all()
         return data
+
+    def wait_room(self, size: int, timeout_s: float = 30.0) -> bool:
+        """Block (a worker thread) until `size` more bytes fit below half of `max_bytes`;
+        False when the page has not read them in `timeout_s` seconds, or was dropped."""
+        with self._lock:
+            return (
+                self._lock.wait_for(
+                    lambda: self.overflowed or self._queued + size <= self.max_bytes // 2, timeout_s
+                )
+                and not self.overflowed
+            )
 
 
 class RateLimit:
@@ -155,12 +179,12 @@ class Guarded:
         app: Any,
         access: Access,
         headers: list[tuple[bytes, bytes]],
-        on_refused: Callable[[str], None],
+        refusals: Refusals,
     ) -> None:
         self.app = app
         self.access = access
         self.headers = headers
-        self.on_refused = on_refused
+        self.refusals = refusals
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -168,7 +192,7 @@ class Guarded:
             return
         host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
         if not self.access.host_ok(host):
-            self.on_refused(f"refused a request for host {host[:80]!r}: not this server's name")
+            self.refusals.refused("a request for another host name", repr(host[:80]))
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
@@ -194,61 +218,115 @@ def create_app(settings: WebSettings) -> Any:
     """The Starlette app, guarded."""
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+    from starlette.responses import HTMLResponse, PlainTextResponse, Response
     from starlette.routing import Route, WebSocketRoute
     from starlette.websockets import WebSocket
 
     page = resources.files("voicechat.web").joinpath("index.html").read_text(encoding="utf-8")
-    access = settings.access
+    limit = RateLimit(MESSAGES_BURST, MESSAGE_EVERY_S)
+    refusals = settings.refusals
 
     async def index(request: Request) -> Response:
-        given = request.query_params.get("token")
-        if given is not None:
-            if not access.token_ok(given):
-                settings.on_refused("refused a page load with a wrong token")
-                return PlainTextResponse(NOT_IN, status_code=401)
-            # The token becomes a cookie, and the address loses it (history, screenshots).
-            response = RedirectResponse("/", status_code=303)
-            response.set_cookie(
-                access.cookie, access.token, httponly=True, samesite="strict", path="/"
-            )
-            return response
-        if not access.token_ok(request.cookies.get(access.cookie)):
-            return PlainTextResponse(NOT_IN, status_code=401)
         return HTMLResponse(page)
+
+    async def login_form(request: Request) -> Response:
+        """The `--open` file's form: the token in the body, so in no address or history;
+        answered with the page and its secret."""
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > LOGIN_MAX_BYTES:
+                break
+        token = parse_qs(body[:LOGIN_MAX_BYTES].decode("latin-1")).get("token", [""])[0]
+        secret = settings.keys.exchange(token)
+        if secret is None:
+            refusals.refused("a login with a wrong or spent token")
+            return PlainTextResponse(NOT_IN, status_code=401)
+        meta = f'<meta name="voicechat-secret" content="{secret}">'
+        return HTMLResponse(page.replace("<head>", "<head>" + meta, 1))
 
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
     async def talk(websocket: WebSocket) -> None:
         origin = websocket.headers.get("origin")
-        if not access.origin_ok(origin):
-            settings.on_refused(f"refused a socket from origin {str(origin)[:80]!r}")
-            await websocket.close(code=1008)
-            return
-        if not access.token_ok(websocket.cookies.get(access.cookie)):
-            settings.on_refused("refused a socket without the token")
+        if not settings.access.origin_ok(origin):
+            refusals.refused("a socket from another site", repr(str(origin)[:80]))
             await websocket.close(code=1008)
             return
         await websocket.accept()
-        await converse(websocket, settings)
+        if await log_in(websocket, settings.keys, refusals):
+            await converse(websocket, settings, limit)
 
     return Guarded(
         Starlette(
-            routes=[Route("/", index), Route("/health", health), WebSocketRoute("/ws", talk)]
+            routes=[
+                Route("/", index, methods=["GET", "HEAD"]),
+                Route("/", login_form, methods=["POST"]),
+                Route("/health", health),
+                WebSocketRoute("/ws", talk),
+            ],
+            lifespan=_summaries(refusals),
         ),
-        access,
+        settings.access,
         security_headers(page),
-        settings.on_refused,
+        refusals,
     )
 
 
-async def converse(websocket: Any, settings: WebSettings) -> None:
+def _summaries(refusals: Refusals) -> Any:
+    """A lifespan that tells the refusals held back, once a minute, while the server runs."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        async def tell() -> None:
+            while True:
+                await asyncio.sleep(5.0)
+                refusals.flush()
+
+        task = asyncio.create_task(tell())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    return lifespan
+
+
+async def log_in(websocket: Any, keys: Keys, refusals: Refusals) -> bool:
+    """The socket's first message must log in, within LOGIN_S: `{"type": "login", "token":
+    …}` with the one-time token (answered with a new page secret) or `{"type": "login",
+    "secret": …}`. Otherwise it is closed with REFUSED_KEY."""
+    try:
+        received = await asyncio.wait_for(websocket.receive(), LOGIN_S)
+    except TimeoutError:
+        refusals.refused("a socket that did not log in", f"within {LOGIN_S:g} s")
+        await websocket.close(code=REFUSED_KEY)
+        return False
+    if received["type"] == "websocket.disconnect":
+        return False
+    message = parse(received.get("text") or "")
+    if isinstance(message, dict) and message.get("type") == "login":
+        secret = message.get("secret")
+        if not keys.secret_ok(secret):
+            secret = keys.exchange(message.get("token"))
+        if secret is not None:
+            await websocket.send_text(json.dumps({"type": "welcome", "secret": secret}))
+            return True
+    refusals.refused("a socket without a good token or secret")
+    await websocket.send_text(
+        json.dumps({"type": "error", "text": NOT_IN.removeprefix("voicechat web: ").strip()})
+    )
+    await websocket.close(code=REFUSED_KEY)
+    return False
+
+
+async def converse(websocket: Any, settings: WebSettings, limit: RateLimit) -> None:
     """One page's socket: read its messages, send what its conversation produces, until
-    either side stops (the page leaves, or falls too far behind to be sent to)."""
+    either side stops (the page leaves, or falls too far behind to be sent to). limit: the
+    rate limit every message of every page draws on."""
     outbox = Outbox(asyncio.get_running_loop())
     conversation = PageConversation(settings.config, settings.models, settings.session, outbox)
-    listings = RateLimit(burst=4, every_s=1.0)
 
     async def deliver() -> None:
         while (data := await outbox.next()) is not None:
@@ -262,14 +340,16 @@ async def converse(websocket: Any, settings: WebSettings) -> None:
             received = await websocket.receive()
             if received["type"] == "websocket.disconnect":
                 return
-            if received.get("bytes") is not None:
+            if not limit.allow():
+                conversation.drop_audio()
+                settings.refusals.refused("messages past the rate limit")
+                conversation.error("too many messages; wait a second")
+            elif received.get("bytes") is not None:
                 await asyncio.to_thread(conversation.on_bytes, received["bytes"])
             elif received.get("text") is not None:
                 message = parse(received["text"])
                 if isinstance(message, str):
                     conversation.error(message)
-                elif message.get("type") in ("hello", "session") and not listings.allow():
-                    conversation.error("too many session requests; wait a second")
                 else:
                     await asyncio.to_thread(conversation.on_message, message)
 
@@ -277,7 +357,7 @@ async def converse(websocket: Any, settings: WebSettings) -> None:
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if outbox.overflowed:
-            settings.on_refused("dropped a page that did not read its messages")
+            settings.refusals.refused("a page that did not read its messages (dropped)")
             await websocket.close(code=1008)
     except Exception:  # a broken connection ends the page's conversation, nothing else
         log.debug("socket ended", exc_info=True)
@@ -288,13 +368,24 @@ async def converse(websocket: Any, settings: WebSettings) -> None:
 
 
 def parse(text: str) -> dict[str, Any] | str:
-    """A message from the page as a JSON object, or the one-line reason it is not one."""
+    """A message from the page as a JSON object, or the one-line reason it is not one.
+    Strings in it are valid Unicode: a lone surrogate (which JSON allows) becomes U+FFFD."""
     if len(text) > TEXT_MAX_CHARS:
         return f"message too long (over {TEXT_MAX_CHARS // 1024} K characters)"
     try:
-        message = json.loads(text)
+        message = json.loads(text, object_pairs_hook=_clean_pairs)
     except (json.JSONDecodeError, RecursionError):
         return "not a JSON message"
+    except ValueError:  # a number past Python's digit limit
+        return "not a JSON message (a number too long)"
     if not isinstance(message, dict):
         return "a message must be a JSON object with a type"
     return message
+
+
+def _clean_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {_clean(k): _clean(v) if isinstance(v, str) else v for k, v in pairs}
+
+
+def _clean(text: str) -> str:
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
