@@ -7,8 +7,12 @@ libraries (torch, whisper, transformers) are imported inside commands, so `--hel
 
 from __future__ import annotations
 
-from voicechat.cli import ask, bench, config_cmd, sessions, talk, transcribe, web
-from voicechat.cli.app import app
+from voicechat.cli.interrupt import interrupt_on_sigint
+
+interrupt_on_sigint()  # before the imports below, which take a while
+
+from voicechat.cli import ask, bench, config_cmd, sessions, talk, transcribe, web  # noqa: E402
+from voicechat.cli.app import app  # noqa: E402
 
 __all__ = [
     "app",
