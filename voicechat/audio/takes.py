@@ -294,19 +294,16 @@ class TakeRecorder:
     ) -> Take:
         """Record until `stop` (send), `discard`, silence after speech, or the limit.
 
-        wait_for_speech: hands-free; the take begins only when speech does, and then
-        `on_speech_start` is called.
-        on_pause: called with the take so far after SPECULATE_MS of silence following speech
-            (its verdict counts from PAUSE_MS on).
+        wait_for_speech: hands-free; the take begins when speech does (`on_speech_start`).
+        on_pause: called with the take so far after SPECULATE_MS of silence after speech
+        (its verdict counts from PAUSE_MS on).
         on_resume: called when speech follows such a pause (what `on_pause` got is stale).
         start_frames: speech frames in a row that start a take that waits for speech (the take
         keeps from PRE_ROLL_S before the speech that started it: `since_speech_began`).
-        continues: a take that ended at a pause just now: this one waits for speech (what the
-        microphone heard since that take ended is kept, not drained), and speech that starts
-        while the continuation is open goes on with it (`on_speech_start` is called; the
-        take returned holds both and has `resumed` set). Once it has closed, a take that
-        waits for speech goes on waiting as a take of its own; any other ends "expired".
-        """
+        continues: a take that ended at a pause just now. This one waits for speech, keeping
+        what was heard since (no drain); speech while the continuation is open goes on with
+        it (`on_speech_start` is called, the take holds both, `resumed` is set). Once it has
+        closed, a hands-free take waits on as one of its own; any other ends "expired"."""
         import numpy as np
 
         self.mic.start()
@@ -340,11 +337,7 @@ class TakeRecorder:
                 if on_resume is not None:
                     on_resume()
             if waiting is not None:
-                # Over a reply AEC3 hides much of a person from voice activity, the linear
-                # canceller not: where it finds someone talking, the take's start is looked
-                # for there too.
-                waiting.keep(heard.kept, voiced or self.mic.talked_over)
-                if self._speech_starts(speech, start_frames):
+                if self._starts(waiting, heard.kept, voiced, speech, start_frames):
                     resumed = self.resumed = waiting.continues is not None
                     blocks.extend(waiting.take_blocks())
                     waiting = None
@@ -361,10 +354,25 @@ class TakeRecorder:
                 break
         samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
         return Take(
-            clip=AudioClip(samples.astype(np.float32), WHISPER_SAMPLE_RATE),
+            AudioClip(samples.astype(np.float32), WHISPER_SAMPLE_RATE),
             had_speech=waiting is None and (speech.heard or resumed),
             ended_by=ended_by,
             paused_at=paused_at,
             ended_at=time.monotonic(),
             resumed=resumed,
         )
+
+    def _starts(
+        self,
+        waiting: _SpeechWait,
+        kept: np.ndarray,
+        voiced: bool,
+        speech: SpeechTracker,
+        start_frames: int,
+    ) -> bool:
+        """Keep a block heard while waiting for speech; whether the take starts now.
+
+        Over a reply AEC3 hides much of a person from voice activity, the linear canceller
+        not: where it finds someone talking, the take's start is looked for there too."""
+        waiting.keep(kept, voiced or self.mic.talked_over)
+        return self._speech_starts(speech, start_frames)

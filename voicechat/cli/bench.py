@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import UsageError
+
+if TYPE_CHECKING:
+    from voicechat.config import Config
+    from voicechat.models import Models
+    from voicechat.types import AudioClip
 
 QUESTION = "What is the capital of France?"
 QUESTION_TOKENS = 10
@@ -65,51 +70,18 @@ def bench(
     reports end of speech -> first audio and every stage, draws one turn's timeline, and
     prints the machine and engines with the figures.
     """
-    import numpy as np
+    from voicechat.bench.runner import Bench
+    from voicechat.end_of_turn import check_turn_model, make_judge
+    from voicechat.types import Message
 
-    from voicechat.audio.io import load_audio
-    from voicechat.bench import figures
-    from voicechat.bench.runner import Bench, speech_end_sample
-    from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Message
-
-    if save is not None:
-        _check_save(save)
     config = settings().config
-    clip = load_audio(audio) if audio else _spoken_question(config.tts)
-    from voicechat.audio.takes import UNFINISHED_WAIT
-
-    longest_wait_s = config.audio.silence_ms / 1000 * UNFINISHED_WAIT + EXTRA_SILENCE_S
-    silence = np.zeros(int(longest_wait_s * WHISPER_SAMPLE_RATE), dtype=np.float32)
-    question = AudioClip(np.concatenate([clip.samples, silence]), WHISPER_SAMPLE_RATE)
-    speech_end_sample(question, config.audio.silence_ms)  # a clear error before any loading
-    from voicechat.end_of_turn import check_turn_model
-
+    question = _question_clip(config, audio, save)  # clear errors before any model loads
     check_turn_model(config.audio)
-
     if random_weights:
         config = _random_weights_config(config, reply_tokens, random_layers)
     models = load_models(config)
-    transcriber, chat, synthesizer = models.transcriber, models.chat, models.synthesizer
-    assert transcriber is not None and models.hear is not None
-    hear: Callable[[AudioClip], str] = models.hear
-    if random_weights:
-        from voicechat.asr.longform import TakeTranscriber
-        from voicechat.bench.random_weights import FixedReply
-
-        chat = FixedReply(models.chat)
-        # Random Whisper weights decode noise until the token limit: stop at a question's
-        # length, and hand the model the question itself.
-        decode = TakeTranscriber(
-            transcriber,
-            models.hear.vad,
-            replace(models.hear.options, max_tokens=QUESTION_TOKENS),
-        )
-
-        def hear_question(take: AudioClip) -> str:
-            decode(take)
-            return QUESTION
-
-        hear = hear_question
+    chat, hear = _random_ears(models) if random_weights else (models.chat, models.hear)
+    assert hear is not None
 
     def token_count(text: str) -> int:
         if random_weights:
@@ -117,17 +89,82 @@ def bench(
         empty = chat.count_tokens([Message("assistant", "")])
         return max(1, int(chat.count_tokens([Message("assistant", text)])) - int(empty))
 
-    from voicechat.end_of_turn import make_judge
-
     # A random model's words mean nothing, so with random weights the judge is given the
     # fixed reply, which scores none: it listens to the voice alone (and is not calibrated).
     judge = make_judge(config.audio, chat if random_weights else models.chat, console().notice)
     with (
-        Bench(config, hear, chat, synthesizer, question, token_count, judge) as runner,
+        Bench(config, hear, chat, models.synthesizer, question, token_count, judge) as runner,
         console().working(f"Measuring {turns} turns of each kind after a warm-up…"),
     ):
         results = runner.run(turns)
     streaming, sequential = results["streaming"], results["sequential"]
+    report = _report(config, models, chat, judge, runner, results, turns, random_weights)
+    if as_json:
+        console().print_json(report)
+    else:
+        from voicechat.cli.bench_report import render_bench_report
+
+        render_bench_report(console(), report, streaming[-1].timeline, sequential[-1].timeline)
+    if save is not None:  # after the figures are shown, so a failed write loses none of them
+        _save_report(report, save)
+
+
+def _question_clip(config: Config, audio: Path | None, save: Path | None) -> AudioClip:
+    """The question each turn hears: the recording (or piper's), then silence past the
+    longest wait for the end of the turn. save: checked to be writable first."""
+    import numpy as np
+
+    from voicechat.audio.io import load_audio
+    from voicechat.audio.takes import UNFINISHED_WAIT
+    from voicechat.bench.runner import speech_end_sample
+    from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
+
+    if save is not None:
+        _check_save(save)
+    clip = load_audio(audio) if audio else _spoken_question(config.tts)
+    longest_wait_s = config.audio.silence_ms / 1000 * UNFINISHED_WAIT + EXTRA_SILENCE_S
+    silence = np.zeros(int(longest_wait_s * WHISPER_SAMPLE_RATE), dtype=np.float32)
+    question = AudioClip(np.concatenate([clip.samples, silence]), WHISPER_SAMPLE_RATE)
+    speech_end_sample(question, config.audio.silence_ms)
+    return question
+
+
+def _random_ears(models: Models) -> tuple[Any, Callable[[AudioClip], str]]:
+    """With random weights: a chat model that gives a fixed reply, and a transcriber that
+    decodes a question's length of noise and hands on the question itself."""
+    from voicechat.asr.longform import TakeTranscriber
+    from voicechat.bench.random_weights import FixedReply
+
+    assert models.transcriber is not None and models.hear is not None
+    decode = TakeTranscriber(
+        models.transcriber,
+        models.hear.vad,
+        replace(models.hear.options, max_tokens=QUESTION_TOKENS),
+    )
+
+    def hear_question(take: AudioClip) -> str:
+        decode(take)
+        return QUESTION
+
+    return FixedReply(models.chat), hear_question
+
+
+def _report(
+    config: Config,
+    models: Models,
+    chat: Any,
+    judge: Any,
+    runner: Any,
+    results: dict[str, Any],
+    turns: int,
+    random_weights: bool,
+) -> dict[str, Any]:
+    """The figures of a bench run, as shown and saved."""
+    from voicechat.bench import figures
+
+    streaming, sequential = results["streaming"], results["sequential"]
+    transcriber, synthesizer = models.transcriber, models.synthesizer
+    assert transcriber is not None
     report: dict[str, Any] = {
         "streaming": figures.summarise(streaming),
         "sequential": figures.summarise(sequential),
@@ -163,14 +200,7 @@ def bench(
             f"unfinished below {judge.words_threshold:.3f}, finished from "
             f"{judge.words_finished:.3f}, calibrated to {chat.model_name}"
         )
-    if as_json:
-        console().print_json(report)
-    else:
-        from voicechat.cli.bench_report import render_bench_report
-
-        render_bench_report(console(), report, streaming[-1].timeline, sequential[-1].timeline)
-    if save is not None:  # after the figures are shown, so a failed write loses none of them
-        _save_report(report, save)
+    return report
 
 
 def _check_save(path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import logging
 import os
 import tempfile
 import webbrowser
@@ -14,6 +13,8 @@ import typer
 
 from voicechat.cli.app import app, console, load_models, reports_errors, settings
 from voicechat.errors import EngineUnavailable, UsageError
+
+NEEDS_EXTRA = 'voicechat web needs its extra: pip install "voicechat[web]"'
 
 
 @app.command()
@@ -61,21 +62,14 @@ def web(
     """
     try:
         import starlette  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError:
-        raise EngineUnavailable(
-            'voicechat web needs its extra: pip install "voicechat[web]"'
-        ) from None
+        raise EngineUnavailable(NEEDS_EXTRA) from None
     from voicechat.conversation import session_store
     from voicechat.session import validate_name
-    from voicechat.web.connections import (
-        ConnectionLimits,
-        Connections,
-        guarded_protocols,
-        raise_open_files,
-    )
+    from voicechat.web.connections import guarded_server
     from voicechat.web.guard import Access, Keys, addresses_to_open, reachable_names
-    from voicechat.web.refusals import RefusalHandler, Refusals
+    from voicechat.web.refusals import Refusals
     from voicechat.web.server import WS_MAX_BYTES, WebSettings, create_app
 
     config = settings().config
@@ -94,27 +88,8 @@ def web(
 
     keys = Keys(on_new_token=lambda token: show_addresses(token, first=False))
     refusals = Refusals(console().notice)
-    limits = ConnectionLimits()
-    raise_open_files(limits.open_files)
-    http, ws = guarded_protocols(Connections(limits, refusals))
-    handler = RefusalHandler(refusals)
-    for logger_name in ("uvicorn", "uvicorn.error", "asyncio"):
-        server_log = logging.getLogger(logger_name)
-        server_log.handlers, server_log.propagate = [handler], False
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(WebSettings(config, models, name, access, keys, refusals)),
-            host=host,
-            port=port,
-            http=http,
-            ws=ws,
-            ws_max_size=WS_MAX_BYTES,
-            ws_per_message_deflate=False,
-            backlog=limits.backlog,
-            log_config=None,
-            log_level="warning",
-        )
-    )
+    app_ = create_app(WebSettings(config, models, name, access, keys, refusals))
+    server = guarded_server(app_, host, port, refusals, WS_MAX_BYTES)
     with tempfile.TemporaryDirectory(prefix="voicechat-web-") as private:
         if open_browser:
             opener = _login_file(Path(private), _post_address(host, port), keys.token)

@@ -154,3 +154,41 @@ def guarded_protocols(connections: Connections) -> tuple[type[Any], type[Any]]:
             super().handle_cont(event)
 
     return GuardedHTTP, GuardedWebSocket
+
+
+def guarded_server(
+    app: Any,
+    host: str,
+    port: int,
+    refusals: Refusals,
+    ws_max_bytes: int,
+    limits: ConnectionLimits = ConnectionLimits(),
+) -> Any:
+    """A `uvicorn.Server` for `app` with these bounds: the guarded protocols, no
+    compression, a small backlog, the open-file limit raised, and uvicorn's and asyncio's own
+    warnings told to `refusals` (summarised, never a traceback)."""
+    import logging
+
+    import uvicorn
+
+    from voicechat.web.refusals import RefusalHandler
+
+    raise_open_files(limits.open_files)
+    http, ws = guarded_protocols(Connections(limits, refusals))
+    handler = RefusalHandler(refusals)
+    for name in ("uvicorn", "uvicorn.error", "asyncio"):
+        server_log = logging.getLogger(name)
+        server_log.handlers, server_log.propagate = [handler], False
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=http,
+        ws=ws,
+        ws_max_size=ws_max_bytes,
+        ws_per_message_deflate=False,
+        backlog=limits.backlog,
+        log_config=None,
+        log_level="warning",
+    )
+    return uvicorn.Server(config)
