@@ -11,15 +11,11 @@ it keeps the person, and Whisper hears past the echo it leaves. It needs the spe
 of the same moment no later than their echo reaches the microphone (earlier is fine, up to its
 length; `audio.echo_delay` hands them over just before).
 
-Why a least-squares fit and not an adaptive filter: through PulseAudio the echo is a fixed
-filtering of what played (a filter fitted on one 0.25 s stretch removes 56-80 dB of the next),
-yet Speex's adaptive filter (speexdsp's MDF, used before) stalled at 3-11 dB for seconds in
-one process of eight, and a person talking over the reply then was not told from it. In the
-best 0.2 s of the first 1 / 2 s of a process's first reply, through PulseAudio (the terminal
-test, 34 processes with Speex, 60 with this), Speex removed 9 / 22 dB (median; 4 / 9 at
-worst) and this fit 42 / 58 (10 / 21 at worst). Replayed on the frames Speex had been handed,
-this fit removed more of the echo alone in the median 0.25 s stretch (24 dB against 18) and
-first removed 15 dB within 1 s in all 34 (Speex: 1.25 s at the 90th percentile, never in 3).
+A least-squares fit rather than an adaptive filter: through PulseAudio the echo is a fixed
+filtering of what played (a filter fitted on one 0.25 s stretch removes 56-80 dB of the
+next), and a fit reaches that at once, where an adaptive filter can stall for seconds while a
+person talks over the reply (the comparison is in benchmarks/RESULTS.md, "Talking over the
+reply").
 A new fit is kept only where it leaves less than the fit in use of the latest REFIT_S, which
 it was not fitted to, and removes ADOPT_DB of it: a person talking leaves the fit in use.
 

@@ -6,21 +6,14 @@
                                                                           ──> MIN_FRAMES or more:
                                                                               talked over
 
-Voice activity judges AEC3's output over a reply, and AEC3's suppressor, while both talk,
-removes much of the person with the echo: through PulseAudio, piper asking a question over
-piper's own reply let through too few speech frames to start a take in 1 run of 8 in one
-process and 7 of 8 in another (where the question fell on the loudest of the reply). The
-linear canceller keeps the person, so where it usually removes 15-30 dB of the echo it then
-removes 0-8: a frame with little removed is a frame someone else is likely talking in. Alone
-it is not enough (the residual of Speex's adaptive filter, used before, rose by itself for
-100-200 ms at times, and was taken for a person in 2 replies of 4), but with voice activity
-it lets a take start on fewer of AEC3's speech frames, and the take's start be looked for
-where it found someone (`audio.takes`).
-Through the terminal (tests/test_talk_over.py), piper over piper was then taken and heard
-right in 30 runs of 36, against 2 of 10 without; the reply alone started no take in any of
-them, nor in 10 runs of benchmarks/talk_over_pulse.py. A canceller still learning the echo
-path removes little of every frame, so its frames are judged only once it removes
-TRUSTED_DB.
+Voice activity judges AEC3's output over a reply, and AEC3's suppressor removes much of a
+person who talks over it along with the echo. The linear canceller keeps the person, so where
+it usually removes 15-30 dB of the echo it removes 0-8 while someone talks: with voice
+activity, this lets a take start on fewer of AEC3's speech frames, and its start be looked
+for where it found someone (`audio.takes`). Alone it is not enough (a residual can rise by
+itself for a moment), and a canceller still learning the echo path removes little of every
+frame, so frames are judged only once it removes TRUSTED_DB. The runs behind these numbers
+are in benchmarks/RESULTS.md ("Talking over the reply").
 """
 
 from __future__ import annotations
@@ -44,14 +37,8 @@ MIN_FRAMES = 16
 TRUSTED_DB = 13.0
 """dB of the echo alone the canceller must lately have removed (`audio.echo.EchoRemoval`: the
 best 0.2 s window of the last 5 s) for its frames to be judged at all: one still learning the
-echo path removes little of every frame, a person or not. Through PulseAudio, 3-4 s into a
-process's first reply, with Speex's adaptive filter (used before), the best window had
-4.1-12.2 dB removed in 19 runs of 148 and 14.6-30.7 in the rest; in those 19, frames of the
-reply alone had under ERLE_DB removed so often that the reply alone was taken for someone
-talking over it (tests/test_talk_over.py, traced).
-Offline (benchmarks/echo.py, the echo 1.5 times as loud as the person) some requests came
-when it had removed 13-14 dB: 14 stopped the reply 112 ms later (p50) and heard them worse
-(word error rate 0.10 against 0.05)."""
+echo path removes little of every frame, a person or not, and below this the reply alone was
+taken for someone talking over it."""
 
 
 class TalkOverDetector:
