@@ -40,8 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from voicechat.audio.takes import Take
-    from voicechat.types import AudioClip, MicBlock
+    from voicechat.types import AudioClip, MicBlock, Take
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -144,7 +143,7 @@ class Room:
 def take_over(room: Room) -> Take | None:
     """What talk records over the reply in `room`: the take started by the person (None
     when nothing started one before the room fell silent)."""
-    from voicechat.audio.takes import OVER_REPLY_START_FRAMES, TakeRecorder
+    from voicechat.audio.takes import Start, TakeRecorder
     from voicechat.audio.vad import StreamingVad
 
     recorder = TakeRecorder(room, StreamingVad(), silence_ms=800, max_record_s=30.0)
@@ -153,7 +152,7 @@ def take_over(room: Room) -> Take | None:
         threading.Event(),
         wait_for_speech=True,
         on_speech_start=room.stop_reply,
-        start_frames=OVER_REPLY_START_FRAMES,
+        start=Start.OVER_REPLY,
     )
     return take if take.had_speech else None
 

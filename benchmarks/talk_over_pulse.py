@@ -146,7 +146,7 @@ def _run(
     from voicechat.audio.echo import MicFilter
     from voicechat.audio.far_end import FarEnd
     from voicechat.audio.playback import Speaker
-    from voicechat.audio.takes import OVER_REPLY_START_FRAMES, TakeRecorder
+    from voicechat.audio.takes import Start, TakeRecorder
     from voicechat.audio.vad import StreamingVad
 
     far_end = FarEnd()
@@ -191,7 +191,7 @@ def _run(
     deadline.start()
     take = recorder.record(
         over, threading.Event(), wait_for_speech=True, on_speech_start=stop_reply,
-        start_frames=OVER_REPLY_START_FRAMES,
+        start=Start.OVER_REPLY,
     )  # fmt: skip
     deadline.cancel()  # else the process waits out the timer when it ends
     stop.set()

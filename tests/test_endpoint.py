@@ -134,7 +134,7 @@ def test_a_take_over_a_reply_begins_where_the_echo_canceller_first_heard_someone
     finds someone talking over the reply all along, the take still keeps the first words."""
     import threading
 
-    from voicechat.audio.takes import OVER_REPLY_START_FRAMES, PRE_ROLL_S, TakeRecorder
+    from voicechat.audio.takes import PRE_ROLL_S, Start, TakeRecorder
     from voicechat.bench.replay import ReplayedMicrophone
     from voicechat.types import AudioClip, MicBlock
 
@@ -162,7 +162,7 @@ def test_a_take_over_a_reply_begins_where_the_echo_canceller_first_heard_someone
         threading.Event(),
         threading.Event(),
         wait_for_speech=True,
-        start_frames=OVER_REPLY_START_FRAMES,
+        start=Start.OVER_REPLY,
     )
     clip = take.clip.samples
     began = next(

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from voicechat.audio.takes import Continuation, Take
 from voicechat.early_start import EarlyReply, EarlyStart
 from voicechat.talk.going_on import GoingOn
 from voicechat.talk.keys import KeyEvent
 from voicechat.talk.loop import HOLD_S, Mode, TalkLoop
 from voicechat.turn_input import Spoken, Typed
-from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Continuation, Ended, Take
 
 
 class Keys:
@@ -88,7 +87,7 @@ class Takes:
     def end(self, ended_by: str, had_speech: bool = True) -> None:
         clip = AudioClip(np.zeros(WHISPER_SAMPLE_RATE, dtype=np.float32), WHISPER_SAMPLE_RATE)
         self._ended = Take(
-            clip, had_speech, ended_by, ended_at=time.monotonic(), resumed=self.resumed
+            clip, had_speech, Ended(ended_by), ended_at=time.monotonic(), resumed=self.resumed
         )
 
     def send(self) -> None:

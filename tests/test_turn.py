@@ -15,7 +15,6 @@ import pytest
 
 from tests.support.paced_model import PacedChatModel
 from voicechat.audio.playback import TimedSink
-from voicechat.audio.takes import Take
 from voicechat.config import LlmConfig
 from voicechat.conversation import Conversation
 from voicechat.early_start import EarlyReply, EarlyStart
@@ -25,7 +24,7 @@ from voicechat.marks import Stage
 from voicechat.session import Session, SessionStore
 from voicechat.tts.piper import PiperSynthesizer
 from voicechat.turn import Spoken, TurnListener, Typed, run_turn
-from voicechat.types import AudioClip
+from voicechat.types import AudioClip, Ended, Take
 
 REPLY = "It is sunny and warm today, so go out. Buy milk."
 QUESTION = "Weather?"
@@ -212,7 +211,7 @@ def test_an_abandoned_early_reply_stops_and_leaves_nothing_behind(
 
 
 def _take(paused_at: int | None) -> Take:
-    return Take(_silence(), True, "silence", paused_at=paused_at, ended_at=time.monotonic())
+    return Take(_silence(), True, Ended.SILENCE, paused_at=paused_at, ended_at=time.monotonic())
 
 
 def test_the_early_start_hands_the_turn_the_reply_begun_at_the_pause_the_take_ended_at(

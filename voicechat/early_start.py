@@ -22,13 +22,12 @@ from collections.abc import Callable
 
 from voicechat.asr.longform import Heard, TakeTranscriber
 from voicechat.audio.playback import AudioSink
-from voicechat.audio.takes import Take
 from voicechat.conversation import Conversation, Hear
 from voicechat.end_of_turn import TurnJudge, Verdict
 from voicechat.reply import Reply, ReplyListener
 from voicechat.turn import CANCEL_POLL_S
 from voicechat.turn_input import Spoken
-from voicechat.types import AudioClip, Message
+from voicechat.types import AudioClip, Message, Take
 
 log = logging.getLogger(__name__)
 

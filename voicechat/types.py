@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -95,3 +97,70 @@ class Message:
     def as_dict(self) -> dict[str, str]:
         """The `{"role", "content"}` form chat templates and OpenAI-compatible servers take."""
         return {"role": self.role, "content": self.content}
+
+
+class Ended(StrEnum):
+    """How a take ended (a string, as benchmarks and reports show it)."""
+
+    KEY = "key"
+    """The person sent it with a key."""
+    SILENCE = "silence"
+    """audio.silence_ms of silence after speech."""
+    SMART = "smart"
+    """A pause the smart end of turn judged the end of the turn."""
+    LIMIT = "limit"
+    """audio.max_record_s reached."""
+    DISCARDED = "discarded"
+    """Thrown away (the person discarded it, or talk stopped it)."""
+    EXPIRED = "expired"
+    """It waited to continue a take and no speech came in time (`Continuation`)."""
+
+    @property
+    def by_itself(self) -> bool:
+        """At a pause, by the smart end of turn or by silence, not by a key or the limit."""
+        return self in (Ended.SMART, Ended.SILENCE)
+
+
+@dataclass(frozen=True)
+class Take:
+    """One recording at 16 kHz, and how it ended.
+
+    paused_at: samples offered to `on_pause` when no speech followed them (so a transcript
+    of those samples is a transcript of the whole take), else None.
+    ended_at: time.monotonic() when the take ended.
+    """
+
+    clip: AudioClip
+    had_speech: bool
+    ended_by: Ended
+    paused_at: int | None = None
+    ended_at: float = 0.0
+    resumed: bool = False
+    """It goes on from a take that ended at a pause (`Continuation`): `clip` holds both."""
+
+    @property
+    def ended_itself(self) -> bool:
+        """It ended at a pause (by the smart end of turn or by silence), not by a key or the
+        length limit: speech soon after may continue it (`Continuation`)."""
+        return self.ended_by.by_itself
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A take that ended by itself at a pause, which speech that starts soon after goes on
+    with: the person had paused mid-thought, not finished.
+
+    take: the take that ended. until: time.monotonic() before which speech that starts
+    continues it (the end of the take plus `audio.resume_s`).
+    closed_by: once any of these is set, speech no longer continues the take (the answer
+    has ended; or its first sound is about to play where the microphone cannot hear past
+    it, without echo cancellation).
+    """
+
+    take: Take
+    until: float
+    closed_by: tuple[threading.Event, ...] = ()
+
+    def open(self, now: float) -> bool:
+        """Whether speech starting at `now` (time.monotonic()) still continues the take."""
+        return now <= self.until and not any(event.is_set() for event in self.closed_by)

@@ -12,12 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
 from voicechat.audio.endpoint import FRAME_MS, PAUSE_MS, SpeechTracker
 from voicechat.audio.vad import StreamingVad
-from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, MicBlock
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Continuation, Ended, MicBlock, Take
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,6 +46,18 @@ over piper: with 4 it was never taken). The frames traced in 73 such runs replay
 that take, started 36 others 32 ms sooner and 3 others 0.5-1.3 s sooner (heard as before, or
 better), and started none on the 26 replies alone in which the canceller had at times found
 someone."""
+
+
+class Start(Enum):
+    """What starts a hands-free take that waits for speech."""
+
+    SPEECH = "speech"
+    """START_FRAMES of speech in a row."""
+    OVER_REPLY = "over reply"
+    """OVER_REPLY_START_FRAMES of the latest RECENT_FRAMES, or TALKED_OVER_START_FRAMES where
+    the echo canceller finds someone talking over the reply; none heard while it settles."""
+
+
 PRE_ROLL_S = 0.5
 """Seconds kept from before the speech that starts a hands-free take, so the first syllable
 survives."""
@@ -60,53 +72,6 @@ LOOK_BACK_S = 2.5
 """Seconds of audio a hands-free take waiting for speech keeps: over a reply the canceller
 lets a person through in pieces, and taking that for speech has taken up to 2.5 s (p90,
 benchmarks/echo.py), so the words said in that time must still be there."""
-
-
-@dataclass(frozen=True)
-class Take:
-    """One recording at 16 kHz. ended_by: "key", "silence", "smart" (a pause judged the end
-    of the turn), "limit", "discarded", or "expired" (it waited to continue a take and no
-    speech came in time: `Continuation`).
-
-    paused_at: samples offered to `on_pause` when no speech followed them (so a transcript
-    of those samples is a transcript of the whole take), else None.
-    ended_at: time.monotonic() when the take ended.
-    """
-
-    clip: AudioClip
-    had_speech: bool
-    ended_by: str
-    paused_at: int | None = None
-    ended_at: float = 0.0
-    resumed: bool = False
-    """It goes on from a take that ended at a pause (`Continuation`): `clip` holds both."""
-
-    @property
-    def ended_itself(self) -> bool:
-        """It ended at a pause (by the smart end of turn or by silence), not by a key or the
-        length limit: speech soon after may continue it (`Continuation`)."""
-        return self.ended_by in ("smart", "silence")
-
-
-@dataclass(frozen=True)
-class Continuation:
-    """A take that ended by itself at a pause, which speech that starts soon after goes on
-    with: the person had paused mid-thought, not finished.
-
-    take: the take that ended. until: time.monotonic() before which speech that starts
-    continues it (the end of the take plus `audio.resume_s`).
-    closed_by: once any of these is set, speech no longer continues the take (the answer
-    has ended; or its first sound is about to play where the microphone cannot hear past
-    it, without echo cancellation).
-    """
-
-    take: Take
-    until: float
-    closed_by: tuple[threading.Event, ...] = ()
-
-    def open(self, now: float) -> bool:
-        """Whether speech starting at `now` (time.monotonic()) still continues the take."""
-        return now <= self.until and not any(event.is_set() for event in self.closed_by)
 
 
 class AudioSource(Protocol):
@@ -246,17 +211,14 @@ class TakeRecorder:
         as long; not sure (None) leaves it to the silence rule."""
         self._verdict = (paused_at, finished, min(1.0, max(0.0, doubt)))
 
-    def _speech_starts(self, speech: SpeechTracker, start_frames: int) -> bool:
-        """Whether a take waiting for speech starts now: `start_frames` speech frames in a row,
-        or over a reply that many of the latest (TALKED_OVER_START_FRAMES where the canceller
-        finds someone talking over it), none of them heard while the echo canceller settles
-        over a reply just begun."""
-        if start_frames <= START_FRAMES:
-            return speech.run >= start_frames
+    def _speech_starts(self, speech: SpeechTracker, start: Start) -> bool:
+        """Whether a take waiting for speech starts now, by the rule `start`."""
+        if start is Start.SPEECH:
+            return speech.run >= START_FRAMES
         if self.mic.settling:
             speech.recent.clear()
         voiced = sum(speech.recent)
-        return voiced >= start_frames or (
+        return voiced >= OVER_REPLY_START_FRAMES or (
             voiced >= TALKED_OVER_START_FRAMES and self.mic.talked_over
         )
 
@@ -267,18 +229,18 @@ class TakeRecorder:
             return None, 0.0
         return verdict[1], verdict[2]
 
-    def _ends_by(self, speech: SpeechTracker, paused_at: int | None, samples: int) -> str | None:
-        """What ends a started take of `samples` now ("smart", "silence", "limit"), if
+    def _ends_by(self, speech: SpeechTracker, paused_at: int | None, samples: int) -> Ended | None:
+        """What ends a started take of `samples` now (smart, silence, the limit), if
         anything: the smart end of turn's verdict is judged from the first silent frames and
         acted on once the pause is one, after a wait that grows with its doubt."""
         finished, doubt = self._verdict_at(paused_at) if speech.paused else (None, 0.0)
         longest = max(0.0, min(DOUBT_WAIT_MS, self.silence_ms - PAUSE_MS))
         if finished is True and speech.silence_ms >= PAUSE_MS + doubt * longest:
-            return "smart"
+            return Ended.SMART
         if speech.ended(self.silence_ms * (UNFINISHED_WAIT if finished is False else 1)):
-            return "silence"
+            return Ended.SILENCE
         if samples >= self.max_record_s * WHISPER_SAMPLE_RATE:
-            return "limit"
+            return Ended.LIMIT
         return None
 
     def record(
@@ -289,7 +251,7 @@ class TakeRecorder:
         on_speech_start: Callable[[], None] | None = None,
         on_pause: Callable[[AudioClip], None] | None = None,
         on_resume: Callable[[], None] | None = None,
-        start_frames: int = START_FRAMES,
+        start: Start = Start.SPEECH,
         continues: Continuation | None = None,
     ) -> Take:
         """Record until `stop` (send), `discard`, silence after speech, or the limit.
@@ -298,8 +260,8 @@ class TakeRecorder:
         on_pause: called with the take so far after SPECULATE_MS of silence after speech
         (its verdict counts from PAUSE_MS on).
         on_resume: called when speech follows such a pause (what `on_pause` got is stale).
-        start_frames: speech frames in a row that start a take that waits for speech (the take
-        keeps from PRE_ROLL_S before the speech that started it: `since_speech_began`).
+        start: what starts a take that waits for speech (it keeps from PRE_ROLL_S before the
+        speech that started it: `since_speech_began`).
         continues: a take that ended at a pause just now. This one waits for speech, keeping
         what was heard since (no drain); speech while the continuation is open goes on with
         it (`on_speech_start` is called, the take holds both, `resumed` is set). Once it has
@@ -318,16 +280,16 @@ class TakeRecorder:
         speech = SpeechTracker()
         paused_at: int | None = None
         resumed = False
-        ended_by = "key"
+        ended_by = Ended.KEY
         while not stop.is_set():
             if discard.is_set():
-                ended_by = "discarded"
+                ended_by = Ended.DISCARDED
                 break
             heard = self.mic.read(timeout=0.1)
             heard_s = len(heard.kept) / WHISPER_SAMPLE_RATE if heard is not None else 0.0
             closes = waiting is not None and waiting.closes(speech, self.mic.settling, heard_s)
             if closes and not wait_for_speech:
-                ended_by = "expired"
+                ended_by = Ended.EXPIRED
                 break
             if heard is None:
                 continue
@@ -337,7 +299,7 @@ class TakeRecorder:
                 if on_resume is not None:
                     on_resume()
             if waiting is not None:
-                if self._starts(waiting, heard.kept, voiced, speech, start_frames):
+                if self._starts(waiting, heard.kept, voiced, speech, start):
                     resumed = self.resumed = waiting.continues is not None
                     blocks.extend(waiting.take_blocks())
                     waiting = None
@@ -368,11 +330,11 @@ class TakeRecorder:
         kept: np.ndarray,
         voiced: bool,
         speech: SpeechTracker,
-        start_frames: int,
+        start: Start,
     ) -> bool:
         """Keep a block heard while waiting for speech; whether the take starts now.
 
         Over a reply AEC3 hides much of a person from voice activity, the linear canceller
         not: where it finds someone talking, the take's start is looked for there too."""
         waiting.keep(kept, voiced or self.mic.talked_over)
-        return self._speech_starts(speech, start_frames)
+        return self._speech_starts(speech, start)

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voicechat.audio.playback import TimedSink
-from voicechat.audio.takes import Continuation, Take, TakeRecorder
+from voicechat.audio.takes import TakeRecorder
 from voicechat.conversation import Conversation
 from voicechat.early_start import EarlyStart
 from voicechat.turn import Spoken, TurnListener, TurnResult, run_turn
+from voicechat.types import Continuation, Take
 
 
 @dataclass(frozen=True)

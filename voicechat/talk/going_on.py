@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from voicechat.audio.takes import Continuation
+from voicechat.types import Continuation
 
 if TYPE_CHECKING:
-    from voicechat.audio.takes import Take
+    from voicechat.types import Take
 
 
 class GoingOn:

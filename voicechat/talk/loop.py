@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING
 
 from voicechat.talk.going_on import GoingOn
 from voicechat.turn_input import Typed
+from voicechat.types import Ended
 
 if TYPE_CHECKING:
-    from voicechat.audio.takes import Take
     from voicechat.early_start import EarlyStart
     from voicechat.talk.keys import KeyEvent
     from voicechat.talk.parts import Commands, KeySource, Screen, TakeControl, TurnControl
     from voicechat.turn_input import Spoken
+    from voicechat.types import Take
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +224,11 @@ class TalkLoop:
             return  # nobody went on: the take it waited to continue stands
         if self.mode in (Mode.LISTENING, Mode.WAITING):
             self._enter(Mode.IDLE)
-        if take.ended_by in ("silence", "smart", "limit"):
+        if take.ended_by in (Ended.SILENCE, Ended.SMART, Ended.LIMIT):
             self._confirm_until = take.ended_at + GRACE_S
-        if take.ended_by == "discarded" or not take.had_speech:
+        if take.ended_by is Ended.DISCARDED or not take.had_speech:
             self.early.drop()
-            if take.ended_by != "discarded":
+            if take.ended_by is not Ended.DISCARDED:
                 self.screen.notice("no speech heard; nothing was sent")
             elif not self.hands_free:
                 self.screen.notice("take discarded")

@@ -8,9 +8,9 @@ import queue
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from voicechat.audio.takes import Continuation, Take
     from voicechat.talk.keys import KeyEvent
     from voicechat.turn_input import Spoken, Typed
+    from voicechat.types import Continuation, Take
 
 
 class KeySource(Protocol):

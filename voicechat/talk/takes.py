@@ -13,16 +13,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from voicechat.audio.takes import (
-    OVER_REPLY_START_FRAMES,
-    START_FRAMES,
-    Continuation,
-    Take,
-    TakeRecorder,
-)
+from voicechat.audio.takes import Start, TakeRecorder
 from voicechat.config import AudioConfig
 from voicechat.early_start import EarlyStart
 from voicechat.errors import MicrophoneUnavailable
+from voicechat.types import Continuation, Take
 
 if TYPE_CHECKING:
     from voicechat.audio.far_end import FarEnd
@@ -125,7 +120,7 @@ class Takes:
             self._on_speech,
             self._early.paused,
             self._early.resumed,
-            OVER_REPLY_START_FRAMES if over_reply else START_FRAMES,
+            Start.OVER_REPLY if over_reply else Start.SPEECH,
             continues,
         )
         return True
