@@ -172,7 +172,7 @@ def echo_of(far: np.ndarray, delay_ms: float, gain: float, span: slice) -> np.nd
 def speech_level(samples: np.ndarray) -> tuple[float, int]:
     """The RMS of `samples` over the frames voice activity calls speech, and the first such
     sample (where the person starts speaking)."""
-    from voicechat.audio.endpoint import FRAME_SAMPLES
+    from voicechat.audio.signal import VAD_FRAME_SAMPLES
     from voicechat.audio.vad import StreamingVad
 
     vad = StreamingVad()
@@ -180,8 +180,10 @@ def speech_level(samples: np.ndarray) -> tuple[float, int]:
     voiced = [i for i, p in enumerate(vad.feed(samples)) if p >= 0.5]
     if not voiced:
         return float(np.sqrt(np.mean(np.square(samples)))), 0
-    frames = np.concatenate([samples[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] for i in voiced])
-    return float(np.sqrt(np.mean(np.square(frames)))), voiced[0] * FRAME_SAMPLES
+    frames = np.concatenate(
+        [samples[i * VAD_FRAME_SAMPLES : (i + 1) * VAD_FRAME_SAMPLES] for i in voiced]
+    )
+    return float(np.sqrt(np.mean(np.square(frames)))), voiced[0] * VAD_FRAME_SAMPLES
 
 
 def requests(folder: Path) -> list[tuple[str, str, np.ndarray]]:

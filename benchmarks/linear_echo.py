@@ -65,8 +65,8 @@ def main() -> None:
     parser.add_argument("folders", type=Path, nargs="+", help="folders of run-N-calls.npz")
     args = parser.parse_args()
 
-    from voicechat.audio.far_end import FRAME_SAMPLES
     from voicechat.audio.linear_echo import LinearEchoCanceller, Recording, replay
+    from voicechat.audio.signal import ECHO_FRAME_SAMPLES
 
     paths = sorted(p for folder in args.folders for p in folder.rglob("*calls.npz"))
     if not paths:
@@ -76,7 +76,7 @@ def main() -> None:
     for path in paths:
         recording = Recording.load(path)
         began = time.perf_counter()
-        again = replay(recording, LinearEchoCanceller(FRAME_SAMPLES))
+        again = replay(recording, LinearEchoCanceller(ECHO_FRAME_SAMPLES))
         spent += time.perf_counter() - began
         frames += len(again)
         heard, played = np.array(recording.microphone), np.array(recording.played)

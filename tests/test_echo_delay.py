@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from voicechat.audio.echo_delay import HISTORY_S, LEAD_S, EchoDelay
-from voicechat.audio.far_end import FRAME_S, FRAME_SAMPLES, PlayedTimeline
+from voicechat.audio.far_end import PlayedTimeline
 from voicechat.audio.io import load_audio
+from voicechat.audio.signal import ECHO_FRAME_S, ECHO_FRAME_SAMPLES
 
 RATE = 16_000
 START = 100.0
@@ -48,12 +49,12 @@ def _follow(played: np.ndarray, heard: np.ndarray) -> tuple[EchoDelay, list[int]
     timeline = PlayedTimeline(HISTORY_S)
     delay = EchoDelay(timeline)
     found = []
-    for i in range(len(heard) // FRAME_SAMPLES):
-        at = START + i * FRAME_S
-        if i * FRAME_SAMPLES < len(played):
-            timeline.add(at, played[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES])
-        delay.heard(heard[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES], at)
-        timeline.over(at - delay.shift_s, FRAME_SAMPLES)  # as the canceller reads it
+    for i in range(len(heard) // ECHO_FRAME_SAMPLES):
+        at = START + i * ECHO_FRAME_S
+        if i * ECHO_FRAME_SAMPLES < len(played):
+            timeline.add(at, played[i * ECHO_FRAME_SAMPLES : (i + 1) * ECHO_FRAME_SAMPLES])
+        delay.heard(heard[i * ECHO_FRAME_SAMPLES : (i + 1) * ECHO_FRAME_SAMPLES], at)
+        timeline.over(at - delay.shift_s, ECHO_FRAME_SAMPLES)  # as the canceller reads it
         found.append(delay.samples if delay.found else -1)
     return delay, found
 
@@ -67,15 +68,15 @@ def test_a_delay_past_the_cancellers_reach_is_found_and_handed_over_just_before(
     assert delay.samples == round(0.25 * RATE)
     assert delay.shift_s == pytest.approx(0.25 - LEAD_S, abs=1 / RATE)
     first = next(i for i, f in enumerate(found) if f >= 0)
-    assert first * FRAME_S <= 1.0, f"found only after {first * FRAME_S:.2f} s"
+    assert first * ECHO_FRAME_S <= 1.0, f"found only after {first * ECHO_FRAME_S:.2f} s"
 
 
 def test_a_delay_that_moves_mid_reply_is_followed(reply: np.ndarray) -> None:
     """A gap of a few ms between two clips moves the echo later by as much."""
     moved_at = 3.0
     _, found = _follow(reply, _room(reply, [(0.0, 0.09), (moved_at, 0.0975)]))
-    assert found[round((moved_at - 0.1) / FRAME_S)] == round(0.09 * RATE)
-    after = round((moved_at + 1.0) / FRAME_S)
+    assert found[round((moved_at - 0.1) / ECHO_FRAME_S)] == round(0.09 * RATE)
+    after = round((moved_at + 1.0) / ECHO_FRAME_S)
     assert found[after:].count(round(0.0975 * RATE)) >= 0.9 * len(found[after:])
 
 
@@ -86,7 +87,7 @@ def test_an_echo_moved_by_a_few_samples_leaves_the_delay_where_it_was(
     would be handed its sound a few samples off from what it learned."""
     moved_at = 3.0
     _, found = _follow(reply, _room(reply, [(0.0, 0.09), (moved_at, 0.09 + 3 / RATE)]))
-    after = round((moved_at + 1.0) / FRAME_S)
+    after = round((moved_at + 1.0) / ECHO_FRAME_S)
     assert set(found[after:]) == {round(0.09 * RATE)}
 
 

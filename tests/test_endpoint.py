@@ -10,13 +10,13 @@ import pytest
 
 from tests.support.speech import speak
 from voicechat.audio.endpoint import (
-    FRAME_MS,
     MIN_SPEECH_FRAMES,
     PAUSE_MS,
     SpeechTracker,
     end_of_take_frame,
 )
 from voicechat.audio.io import load_audio
+from voicechat.audio.signal import VAD_FRAME_MS
 from voicechat.audio.vad import StreamingVad
 
 SPEECH, SILENCE = 0.9, 0.1
@@ -24,7 +24,7 @@ SPEECH, SILENCE = 0.9, 0.1
 
 def frames(ms: float) -> int:
     """Frames that last at least `ms`."""
-    return math.ceil(ms / FRAME_MS)
+    return math.ceil(ms / VAD_FRAME_MS)
 
 
 def test_a_click_is_not_speech_and_never_ends_a_take() -> None:
@@ -56,7 +56,7 @@ def test_end_of_take_frame_is_where_the_silence_runs_out() -> None:
     probabilities = [SILENCE] * 5 + [SPEECH] * 20 + [SILENCE] * 40
     last_speech, ended = end_of_take_frame(probabilities, 800) or (0, 0)
     assert last_speech == 24
-    assert (ended - last_speech) * FRAME_MS >= 800 > (ended - last_speech - 1) * FRAME_MS
+    assert (ended - last_speech) * VAD_FRAME_MS >= 800 > (ended - last_speech - 1) * VAD_FRAME_MS
     assert end_of_take_frame(probabilities[:40], 800) is None, "not enough silence"
     assert end_of_take_frame([SILENCE] * 100, 800) is None, "no speech"
 
@@ -68,7 +68,7 @@ def test_the_rule_on_real_speech_ends_after_the_words(tmp_path: Path) -> None:
     vad = StreamingVad()
     found = end_of_take_frame(vad.feed(samples), 800)
     assert found is not None
-    last_speech_s = (found[0] + 1) * FRAME_MS / 1000
+    last_speech_s = (found[0] + 1) * VAD_FRAME_MS / 1000
     assert clip.duration - 0.6 < last_speech_s <= clip.duration + 0.1
     vad.reset()
     assert end_of_take_frame(vad.feed(np.zeros(16000 * 3, dtype=np.float32)), 800) is None

@@ -153,15 +153,16 @@ def recorded_clips(manifest: Path, folder: Path | None = None) -> list[TurnClip]
 def _speech_stretches(samples: np.ndarray, gap_ms: float = 300.0) -> list[tuple[int, int]]:
     """(start, end) samples of speech, stretches closer than `gap_ms` joined (silero VAD at
     the frames the take recorder uses)."""
-    from voicechat.audio.endpoint import FRAME_MS, SPEECH_THRESHOLD
+    from voicechat.audio.endpoint import SPEECH_THRESHOLD
+    from voicechat.audio.signal import VAD_FRAME_MS
 
-    frame = int(WHISPER_SAMPLE_RATE * FRAME_MS / 1000)
+    frame = int(WHISPER_SAMPLE_RATE * VAD_FRAME_MS / 1000)
     probabilities = StreamingVad().feed(samples)
     stretches: list[list[int]] = []
     for i, p in enumerate(probabilities):
         if p < SPEECH_THRESHOLD:
             continue
-        if stretches and (i - stretches[-1][1]) * FRAME_MS <= gap_ms:
+        if stretches and (i - stretches[-1][1]) * VAD_FRAME_MS <= gap_ms:
             stretches[-1][1] = i
         else:
             stretches.append([i, i])

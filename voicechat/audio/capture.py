@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from voicechat.audio.devices import _sounddevice, resolve_input
+from voicechat.audio.signal import level_dbfs
 from voicechat.errors import MicrophoneUnavailable
 from voicechat.types import WHISPER_SAMPLE_RATE, MicBlock
 
@@ -160,8 +161,7 @@ class Microphone:
         if self.overflows > self._overflows_logged:
             log.warning("microphone: input lost %d times so far (overflow)", self.overflows)
             self._overflows_logged = self.overflows
-        rms = float(np.sqrt(np.mean(np.square(block)))) if len(block) else 0.0
-        self.level_db = 20 * float(np.log10(rms)) if rms > 1e-5 else -100.0
+        self.level_db = level_dbfs(block)
         gap, self._dropped = gap or self._dropped, False
         if self._resampler is not None:
             start = captured_at - len(block) / self.device.rate

@@ -43,8 +43,17 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from voicechat.audio.echo_delay import HISTORY_S, EchoDelay
-from voicechat.audio.far_end import FRAME_S, FRAME_SAMPLES, FarEnd, PlayedTimeline
+from voicechat.audio.far_end import FarEnd, PlayedTimeline
 from voicechat.audio.linear_echo import LinearEchoCanceller
+from voicechat.audio.signal import (
+    ECHO_FRAME_S,
+    ECHO_FRAME_SAMPLES,
+    QUIET_MEAN_SQUARE,
+    from_pcm16,
+    mean_square,
+    ratio_db,
+    to_pcm16,
+)
 from voicechat.audio.talk_over import TalkOverDetector
 from voicechat.types import WHISPER_SAMPLE_RATE, MicBlock
 
@@ -92,8 +101,6 @@ class EchoRemoval:
     """Windows remembered (5 s of echo)."""
     ENOUGH_DB = 10.0
     """dB the canceller must have removed in one of them for a take to keep its output."""
-    FLOOR = 1e4
-    """Mean square (16-bit) below which a window is too quiet to judge (about -50 dBFS)."""
 
     def __init__(self) -> None:
         self._window = [0.0, 0.0, 0]
@@ -103,18 +110,17 @@ class EchoRemoval:
     def add(self, heard: npt.NDArray[np.int16], cancelled: npt.NDArray[np.int16]) -> None:
         """A frame the microphone heard while the speaker may be heard, and the canceller's
         output for it."""
-        import numpy as np
 
         window = self._window
-        window[0] += float(np.mean(np.square(heard, dtype=np.float64)))
-        window[1] += float(np.mean(np.square(cancelled, dtype=np.float64)))
+        window[0] += mean_square(heard)
+        window[1] += mean_square(cancelled)
         window[2] += 1
         if window[2] < self.WINDOW_FRAMES:
             return
         energy_in, energy_out, frames = window
         self._window = [0.0, 0.0, 0]
-        if energy_in / frames >= self.FLOOR:
-            self._removed_db.append(10 * float(np.log10(energy_in / max(energy_out, 1e-9))))
+        if energy_in / frames >= QUIET_MEAN_SQUARE:  # quieter: too quiet to judge
+            self._removed_db.append(ratio_db(energy_in, max(energy_out, 1e-9)))
 
     @property
     def best_db(self) -> float:
@@ -158,7 +164,7 @@ class MicFilter:
             else None
         )
         self._far_end = far_end
-        self._linear = LinearEchoCanceller(FRAME_SAMPLES) if self.echo_cancel else None
+        self._linear = LinearEchoCanceller(ECHO_FRAME_SAMPLES) if self.echo_cancel else None
         self._played = PlayedTimeline(HISTORY_S)
         self._delay = EchoDelay(self._played)
         self._delay_told = 0
@@ -174,7 +180,7 @@ class MicFilter:
         hears (`echo_s` after the latest far-end frame)."""
 
     def _frame(self, pcm: npt.NDArray[np.int16]) -> Any:
-        return self._rtc.AudioFrame(pcm.tobytes(), WHISPER_SAMPLE_RATE, 1, FRAME_SAMPLES)
+        return self._rtc.AudioFrame(pcm.tobytes(), WHISPER_SAMPLE_RATE, 1, ECHO_FRAME_SAMPLES)
 
     def process(self, block: npt.NDArray[np.float32], captured_at: float) -> MicBlock:
         """The cleaned audio of `block` (16 kHz), whose last sample was captured at
@@ -182,19 +188,19 @@ class MicFilter:
         may come out up to 10 ms later than it went in."""
         import numpy as np
 
-        pcm = np.concatenate([self._rest, (np.clip(block, -1.0, 1.0) * 32767).astype(np.int16)])
-        count = len(pcm) // FRAME_SAMPLES
-        self._rest = pcm[count * FRAME_SAMPLES :]
-        judged = np.empty(count * FRAME_SAMPLES, dtype=np.int16)
+        pcm = np.concatenate([self._rest, to_pcm16(block)])
+        count = len(pcm) // ECHO_FRAME_SAMPLES
+        self._rest = pcm[count * ECHO_FRAME_SAMPLES :]
+        judged = np.empty(count * ECHO_FRAME_SAMPLES, dtype=np.int16)
         kept = judged.copy() if self.echo_cancel else judged
         first_at = captured_at - len(pcm) / WHISPER_SAMPLE_RATE
         if self.echo_cancel and self._far_end is not None:
             self.settling = captured_at - self._far_end.started_at < SETTLE_S
         for i in range(count):
-            at = first_at + i * FRAME_S
-            part = slice(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES)
+            at = first_at + i * ECHO_FRAME_S
+            part = slice(i * ECHO_FRAME_SAMPLES, (i + 1) * ECHO_FRAME_SAMPLES)
             if self.echo_cancel and self._far_end is not None:
-                for played_at, far in self._far_end.due(at + FRAME_S):
+                for played_at, far in self._far_end.due(at + ECHO_FRAME_S):
                     self._apm.process_reverse_stream(self._frame(far))
                     self._played.add(played_at, far)
                     self._echo_until = at + self.echo_s
@@ -207,10 +213,10 @@ class MicFilter:
         if self.linear != self._kept_linear:
             self._kept_linear = self.linear
             log.debug("takes keep %s", "the linear canceller's output" if self.linear else "AEC3's")
-        cleaned = (judged / np.float32(32767)).astype(np.float32)
+        cleaned = from_pcm16(judged)
         if kept is judged:
             return MicBlock.alone(cleaned)
-        return MicBlock((kept / np.float32(32767)).astype(np.float32), cleaned)
+        return MicBlock(from_pcm16(kept), cleaned)
 
     def _kept(
         self, heard: npt.NDArray[np.int16], judged: npt.NDArray[np.int16], at: float
@@ -230,7 +236,7 @@ class MicFilter:
                     self._delay_told = self._delay.samples
                     delay_ms = self._delay.samples * 1000 / WHISPER_SAMPLE_RATE
                     log.debug("the echo comes %.1f ms after its sound played", delay_ms)
-            played = self._played.over(at - self._delay.shift_s, FRAME_SAMPLES)
+            played = self._played.over(at - self._delay.shift_s, ECHO_FRAME_SAMPLES)
             linear = self._linear.cancel(heard, played)
             if echo:
                 self._removal.add(heard, linear)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import collections
 from typing import TYPE_CHECKING
 
-from voicechat.audio.far_end import FRAME_S
+from voicechat.audio.signal import ECHO_FRAME_S, QUIET_MEAN_SQUARE, mean_square
 from voicechat.types import WHISPER_SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -59,8 +59,6 @@ at least this share of the strongest's (offline, with a reflection 50 ms after t
 sound at half its level, 12 estimates in 359 picked the reflection)."""
 PEAK_SPAN = 16
 """Samples either side of such a path searched for its peak (1 ms)."""
-FLOOR = 1e4
-"""Mean square (16-bit) below which either signal is too quiet to correlate (-50 dBFS)."""
 
 
 class EchoDelay:
@@ -79,7 +77,7 @@ class EchoDelay:
         """A delay has been found (the canceller, which learned the path at another, has to
         learn it again)."""
         self._frames: collections.deque[npt.NDArray[np.int16]] = collections.deque(
-            maxlen=round(WINDOW_S / FRAME_S)
+            maxlen=round(WINDOW_S / ECHO_FRAME_S)
         )
         self._next_at = float("-inf")
         """When the frame after the latest one heard starts (time.monotonic())."""
@@ -102,10 +100,10 @@ class EchoDelay:
     def heard(self, frame: npt.NDArray[np.int16], at: float) -> None:
         """The microphone's frame from `at` (time.monotonic()), heard while the speaker may
         be heard; every EVERY_FRAMES frames the delay is estimated again."""
-        if abs(at - self._next_at) > FRAME_S / 10:  # not the frame after the last: start over
+        if abs(at - self._next_at) > ECHO_FRAME_S / 10:  # not the frame after the last: start over
             self._frames.clear()
         self._frames.append(frame)
-        self._next_at = at + FRAME_S
+        self._next_at = at + ECHO_FRAME_S
         self._count += 1
         if self._count % EVERY_FRAMES or len(self._frames) < (self._frames.maxlen or 0):
             return
@@ -126,7 +124,7 @@ class EchoDelay:
         heard = np.concatenate(self._frames).astype(np.float64)
         max_delay = round(MAX_DELAY_S * WHISPER_SAMPLE_RATE)
         played = self._played.over(start - MAX_DELAY_S, len(heard) + max_delay).astype(np.float64)
-        if np.mean(np.square(heard)) < FLOOR or np.mean(np.square(played)) < FLOOR:
+        if mean_square(heard) < QUIET_MEAN_SQUARE or mean_square(played) < QUIET_MEAN_SQUARE:
             return None
         size = 1 << int(np.ceil(np.log2(len(heard) + len(played))))
         cross = np.conj(np.fft.rfft(heard, size)) * np.fft.rfft(played, size)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 
-from voicechat.types import WHISPER_SAMPLE_RATE
+from voicechat.audio.signal import VAD_FRAME_MS
 
 SPEECH_THRESHOLD = 0.5
 """Frame probability at or above which a frame is speech."""
@@ -30,10 +30,6 @@ tiny.en heard the take cut at 96 ms of silence as well as at 224 ms (word error 
 and 0.071, the differences all in noise), so no word's tail is lost by it."""
 RECENT_FRAMES = 12
 """Frames `SpeechTracker.recent` keeps (about 380 ms)."""
-FRAME_SAMPLES = 512
-"""Samples per voice-activity frame at 16 kHz (32 ms), what silero expects."""
-FRAME_MS = 1000 * FRAME_SAMPLES / WHISPER_SAMPLE_RATE
-"""Milliseconds per voice-activity frame."""
 
 
 class SpeechTracker:
@@ -78,7 +74,7 @@ class SpeechTracker:
     @property
     def silence_ms(self) -> float:
         """Milliseconds of silence since the last speech frame."""
-        return self.silent_frames * FRAME_MS
+        return self.silent_frames * VAD_FRAME_MS
 
     @property
     def paused(self) -> bool:

@@ -8,16 +8,13 @@ import collections
 import threading
 from typing import TYPE_CHECKING
 
+from voicechat.audio.signal import ECHO_FRAME_S, ECHO_FRAME_SAMPLES, to_pcm16
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-FRAME_SAMPLES = WHISPER_SAMPLE_RATE // 100
-"""Samples in one 10 ms frame at 16 kHz, the only frame length WebRTC's audio module takes."""
-FRAME_S = FRAME_SAMPLES / WHISPER_SAMPLE_RATE
-"""Seconds in one frame."""
 STOP_TAIL_S = 0.02
 """Seconds of what was handed to the speaker that still comes out after it is stopped: what
 the mixer had already mixed (one buffer, 512 samples at 24 kHz). The device's and the sound
@@ -64,7 +61,7 @@ class FarEnd:
         samples = clip.samples
         if clip.sample_rate != WHISPER_SAMPLE_RATE:
             samples = soxr.resample(samples, clip.sample_rate, WHISPER_SAMPLE_RATE)
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+        pcm = to_pcm16(samples)
         with self._lock:
             rest, self._rest = self._rest, None
             continues = False
@@ -76,19 +73,21 @@ class FarEnd:
                     at, pcm = rest[0], np.concatenate([rest[1], pcm])
                 else:
                     self._add(rest[0], _whole_frames(rest[1]))
-            if not continues and (not self._frames or self._frames[-1][0] + FRAME_S < at - FRAME_S):
+            if not continues and (
+                not self._frames or self._frames[-1][0] + ECHO_FRAME_S < at - ECHO_FRAME_S
+            ):
                 self.started_at = at  # from silence: the delay is found anew
-            whole = len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
+            whole = len(pcm) // ECHO_FRAME_SAMPLES * ECHO_FRAME_SAMPLES
             self._add(at, pcm[:whole])
             if whole < len(pcm):
                 self._rest = (at + whole / WHISPER_SAMPLE_RATE, pcm[whole:])
 
     def _add(self, at: float, pcm: npt.NDArray[np.int16]) -> None:
         """Queue `pcm` (whole frames) as playing from `at`; the oldest go past MAX_FRAMES."""
-        frames = pcm.reshape(-1, FRAME_SAMPLES)
+        frames = pcm.reshape(-1, ECHO_FRAME_SAMPLES)
         while self._frames and len(self._frames) + len(frames) > MAX_FRAMES:
             self._frames.popleft()
-        self._frames.extend((at + i * FRAME_S, frame) for i, frame in enumerate(frames))
+        self._frames.extend((at + i * ECHO_FRAME_S, frame) for i, frame in enumerate(frames))
 
     @property
     def idle(self) -> bool:
@@ -168,6 +167,6 @@ def _whole_frames(pcm: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
     """`pcm` with silence after it up to a whole number of frames."""
     import numpy as np
 
-    padded = np.zeros(-(-len(pcm) // FRAME_SAMPLES) * FRAME_SAMPLES, dtype=np.int16)
+    padded = np.zeros(-(-len(pcm) // ECHO_FRAME_SAMPLES) * ECHO_FRAME_SAMPLES, dtype=np.int16)
     padded[: len(pcm)] = pcm
     return padded

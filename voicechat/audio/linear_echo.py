@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voicechat.audio.signal import PCM16_FULL_SCALE, QUIET_MEAN_SQUARE, mean_square
 from voicechat.types import WHISPER_SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -49,9 +50,6 @@ REFIT_S = 0.1
 """Seconds between fits (and the latest stretch a new fit must do better on to be kept)."""
 FIRST_S = 0.1
 """Seconds of sound before the first fit."""
-QUIET = 1e4
-"""Mean square (16-bit) of what played below which there is too little to fit to (about
--50 dBFS)."""
 RIDGE = 1e-4
 """Fraction of the normal equations' diagonal added to it: a filter that fits the sound's
 silences and narrow bands with huge gains fits nothing else."""
@@ -193,7 +191,7 @@ class LinearEchoCanceller:
             and self._filled >= (FIRST_S + REFIT_S) * WHISPER_SAMPLE_RATE
         ):
             self._refit()
-        cancelled = np.clip(np.round(out), -32768, 32767).astype(np.int16)
+        cancelled = np.clip(np.round(out), -PCM16_FULL_SCALE - 1, PCM16_FULL_SCALE).astype(np.int16)
         if self.recording is not None:
             self.recording.microphone.append(np.array(microphone, dtype=np.int16))
             self.recording.played.append(np.array(played, dtype=np.int16))
@@ -209,7 +207,7 @@ class LinearEchoCanceller:
         taps, latest = self.taps, self._refit_frames * self.frame_samples
         filled = self._filled - latest
         played = self._played[-(filled + latest + taps - 1) : -latest]
-        if float(np.mean(np.square(played[taps - 1 :]))) < QUIET:
+        if mean_square(played[taps - 1 :]) < QUIET_MEAN_SQUARE:  # too little to fit to
             return
         size = _fft_size(len(played) + taps)
         spectrum = np.fft.rfft(played, size)

@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from voicechat.audio.signal import to_pcm16
 from voicechat.errors import SpeakerUnavailable
-from voicechat.types import AudioClip
+from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
 if TYPE_CHECKING:
     from voicechat.audio.far_end import FarEnd
@@ -199,7 +200,7 @@ class Speaker:
         self._mixer = pygame.mixer
         if self.far_end is not None:
             self._prime()
-            self._pad = self._sound(AudioClip(_silence(PAD_S), 16_000))
+            self._pad = self._sound(AudioClip(_silence(PAD_S), WHISPER_SAMPLE_RATE))
             threading.Thread(target=self._pad_gaps, name="voicechat-pad", daemon=True).start()
         return self._mixer
 
@@ -211,7 +212,7 @@ class Speaker:
     def _prime(self) -> None:
         """Play PRIME_S of silence and wait for it, so the first reply comes out when the
         echo canceller is told it does."""
-        channel = self._sound(AudioClip(_silence(PRIME_S), 16_000)).play()
+        channel = self._sound(AudioClip(_silence(PRIME_S), WHISPER_SAMPLE_RATE)).play()
         deadline = time.monotonic() + PRIME_S + 1.0
         while channel is not None and channel.get_busy() and time.monotonic() < deadline:
             time.sleep(POLL_S)
@@ -224,7 +225,7 @@ class Speaker:
         samples = clip.samples
         if clip.sample_rate != self._rate:
             samples = soxr.resample(samples, clip.sample_rate, self._rate)
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+        pcm = to_pcm16(samples)
         if self._channels > 1:
             pcm = np.repeat(pcm[:, None], self._channels, axis=1)
         return self._mixer.Sound(buffer=np.ascontiguousarray(pcm).tobytes())
@@ -232,7 +233,7 @@ class Speaker:
     def _pad_gaps(self) -> None:
         """Padder thread: while a reply is under way, queue silence behind a sound about to
         end with nothing after it."""
-        pad = AudioClip(_silence(PAD_S), 16_000)
+        pad = AudioClip(_silence(PAD_S), WHISPER_SAMPLE_RATE)
         while not self._closed.wait(POLL_S):
             with self._lock:
                 channel = self._channel
@@ -346,4 +347,4 @@ def _silence(seconds: float) -> Any:
     """`seconds` of 16 kHz silence."""
     import numpy as np
 
-    return np.zeros(int(seconds * 16_000), dtype=np.float32)
+    return np.zeros(int(seconds * WHISPER_SAMPLE_RATE), dtype=np.float32)

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
-from voicechat.audio.endpoint import FRAME_MS, PAUSE_MS, SpeechTracker
+from voicechat.audio.endpoint import PAUSE_MS, SpeechTracker
+from voicechat.audio.signal import VAD_FRAME_MS
 from voicechat.audio.vad import StreamingVad
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, Continuation, Ended, MicBlock, Take
 
@@ -147,7 +148,7 @@ class _SpeechWait:
 
         self.continues = continues
         self._recent: collections.deque[tuple[np.ndarray, bool]] = collections.deque(
-            maxlen=int(LOOK_BACK_S / 0.032) + 1
+            maxlen=int(LOOK_BACK_S * 1000 / VAD_FRAME_MS) + 1
         )
         self._since_end: list[np.ndarray] = []
         self._deaf_s = 0.0
@@ -160,7 +161,7 @@ class _SpeechWait:
             return False
         if settling:
             self._deaf_s += heard_s
-        began = time.monotonic() - speech.run * FRAME_MS / 1000 - self._deaf_s
+        began = time.monotonic() - speech.run * VAD_FRAME_MS / 1000 - self._deaf_s
         if self.continues.open(began):
             return False
         log.debug("the take that ended can no longer be continued")

@@ -21,15 +21,14 @@ from __future__ import annotations
 import collections
 from typing import TYPE_CHECKING
 
+from voicechat.audio.signal import LOUD_MEAN_SQUARE, mean_square, ratio_db
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
 ERLE_DB = 8.0
 """A frame the canceller removed less than this much of, dB, may hold someone talking."""
-LOUD = 1e5
-"""Mean square (16-bit) a microphone frame must reach to be judged (-40 dBFS): quieter, the
-echo itself is too faint to say how much of it was removed."""
 WINDOW_FRAMES = 38
 """Frames (10 ms) judged together: as long as voice activity's RECENT_FRAMES (12 x 32 ms)."""
 MIN_FRAMES = 16
@@ -57,15 +56,13 @@ class TalkOverDetector:
         it through the linear canceller (None where the take does not keep that canceller's
         output), and the most that canceller has lately removed of the echo alone, dB. The
         frame says nothing without `kept`, or below TRUSTED_DB."""
-        import numpy as np
 
         if kept is None or canceller_db < TRUSTED_DB:
             self._frames.append(False)
             return
-        energy_in = float(np.mean(np.square(heard, dtype=np.float64)))
-        energy_out = float(np.mean(np.square(kept, dtype=np.float64)))
-        removed_db = 10 * np.log10((energy_in + 1) / (energy_out + 1))
-        self._frames.append(energy_in >= LOUD and removed_db < ERLE_DB)
+        energy_in, energy_out = mean_square(heard), mean_square(kept)
+        removed_db = ratio_db(energy_in + 1, energy_out + 1)
+        self._frames.append(energy_in >= LOUD_MEAN_SQUARE and removed_db < ERLE_DB)
 
     def clear(self) -> None:
         """Forget the frames judged (the speaker is silent)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from voicechat.audio.endpoint import FRAME_SAMPLES
+from voicechat.audio.signal import VAD_FRAME_SAMPLES
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip, MicBlock
 
 
@@ -43,7 +43,7 @@ class ReplayedMicrophone:
         """The next block once it has been 'spoken', or None if that is over `timeout` away."""
         import numpy as np
 
-        end = self._position + FRAME_SAMPLES
+        end = self._position + VAD_FRAME_SAMPLES
         wait = self.time_at(end) - time.monotonic()
         if wait > timeout:
             time.sleep(timeout)
@@ -51,8 +51,8 @@ class ReplayedMicrophone:
         if wait > 0:
             time.sleep(wait)
         block = self.clip.samples[self._position : end]
-        if len(block) < FRAME_SAMPLES:
-            block = np.concatenate([block, np.zeros(FRAME_SAMPLES - len(block), np.float32)])
+        if len(block) < VAD_FRAME_SAMPLES:
+            block = np.concatenate([block, np.zeros(VAD_FRAME_SAMPLES - len(block), np.float32)])
         self._position = end
         return MicBlock.alone(np.asarray(block, dtype=np.float32))
 

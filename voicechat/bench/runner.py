@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from voicechat.audio.endpoint import FRAME_SAMPLES, SpeechTracker, end_of_take_frame
+from voicechat.audio.endpoint import SpeechTracker, end_of_take_frame
 from voicechat.audio.playback import TimedSink
+from voicechat.audio.signal import VAD_FRAME_SAMPLES
 from voicechat.audio.takes import TakeRecorder
 from voicechat.audio.vad import StreamingVad
 from voicechat.bench.figures import Span, TurnFigures
@@ -67,7 +68,7 @@ def speech_end_sample(question: AudioClip, silence_ms: int) -> int:
     tracker = SpeechTracker()
     tracker.update(probabilities)
     assert tracker.last_speech_frame is not None
-    return (tracker.last_speech_frame + 1) * FRAME_SAMPLES
+    return (tracker.last_speech_frame + 1) * VAD_FRAME_SAMPLES
 
 
 class Bench:
