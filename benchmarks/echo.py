@@ -97,14 +97,6 @@ class Room:
         """Set once everything has been read."""
 
     @property
-    def settling(self) -> bool:
-        return self.filter.settling
-
-    @property
-    def talked_over(self) -> bool:
-        return self.filter.talked_over
-
-    @property
     def over(self) -> bool:
         return self.position >= len(self.near)
 

@@ -154,8 +154,10 @@ def test_a_take_over_a_reply_begins_where_the_echo_canceller_first_heard_someone
             block = super().read(timeout)
             if block is None:
                 return None
-            self.talked_over = first_word <= start < first_word + len(question)
-            return MicBlock(block.kept, judged[start : start + len(block.kept)])
+            talked_over = first_word <= start < first_word + len(question)
+            return MicBlock(
+                block.kept, judged[start : start + len(block.kept)], talked_over=talked_over
+            )
 
     recorder = TakeRecorder(OverTheReply(AudioClip(kept, 16000)), StreamingVad(), 800, 60.0)
     take = recorder.record(

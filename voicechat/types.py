@@ -41,10 +41,16 @@ class MicBlock:
     kept: what a take keeps and speech-to-text hears: the same while the speaker's sound may
     be in the microphone, only noise suppressed after it (why: `audio.echo`); the same array
     where nothing is cancelled.
+    settling: the echo canceller may still be letting the speaker through in this block (it
+    has just started from silence): what it holds is not to be taken for a person.
+    talked_over: the echo canceller finds someone talking over the speaker here
+    (`audio.talk_over`).
     """
 
     kept: npt.NDArray[np.float32]
     judged: npt.NDArray[np.float32]
+    settling: bool = False
+    talked_over: bool = False
 
     @classmethod
     def alone(cls, samples: npt.NDArray[np.float32]) -> MicBlock:

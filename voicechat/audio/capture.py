@@ -72,17 +72,6 @@ class Microphone:
         self._dropped = True
         """Blocks were dropped unread (`drain`), or none was read yet."""
 
-    @property
-    def settling(self) -> bool:
-        """The echo canceller may still be letting the speaker through (it has just started
-        from silence): what the latest block holds is not to be taken for a person."""
-        return self.clean is not None and self.clean.settling
-
-    @property
-    def talked_over(self) -> bool:
-        """The echo canceller finds someone talking over the speaker (`audio.talk_over`)."""
-        return self.clean is not None and self.clean.talked_over
-
     def start(self) -> None:
         """Open the stream (once); raises MicrophoneUnavailable for a busy or missing device."""
         sd = _sounddevice()

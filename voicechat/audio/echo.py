@@ -214,9 +214,8 @@ class MicFilter:
             self._kept_linear = self.linear
             log.debug("takes keep %s", "the linear canceller's output" if self.linear else "AEC3's")
         cleaned = from_pcm16(judged)
-        if kept is judged:
-            return MicBlock.alone(cleaned)
-        return MicBlock(from_pcm16(kept), cleaned)
+        kept_block = cleaned if kept is judged else from_pcm16(kept)
+        return MicBlock(kept_block, cleaned, self.settling, self.talked_over)
 
     def _kept(
         self, heard: npt.NDArray[np.int16], judged: npt.NDArray[np.int16], at: float

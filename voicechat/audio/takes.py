@@ -80,16 +80,6 @@ class AudioSource(Protocol):
 
     level_db: float
 
-    @property
-    def settling(self) -> bool:
-        """What it hears now may be the speaker's echo, not yet cancelled."""
-        ...
-
-    @property
-    def talked_over(self) -> bool:
-        """Someone seems to be talking over the speaker (`audio.talk_over`)."""
-        ...
-
     def start(self) -> None:
         """Open the stream (once)."""
         ...
@@ -156,7 +146,7 @@ class _SpeechWait:
     def closes(self, speech: SpeechTracker, settling: bool, heard_s: float) -> bool:
         """Whether the continuation closed just now (speech starting from here on no longer
         continues the take). settling: the last `heard_s` seconds could not be told from the
-        speaker's echo (`AudioSource.settling`): the window stays open that much longer."""
+        speaker's echo (`MicBlock.settling`): the window stays open that much longer."""
         if self.continues is None:
             return False
         if settling:
@@ -212,15 +202,17 @@ class TakeRecorder:
         as long; not sure (None) leaves it to the silence rule."""
         self._verdict = (paused_at, finished, min(1.0, max(0.0, doubt)))
 
-    def _speech_starts(self, speech: SpeechTracker, start: Start) -> bool:
-        """Whether a take waiting for speech starts now, by the rule `start`."""
+    @staticmethod
+    def _speech_starts(speech: SpeechTracker, start: Start, heard: MicBlock) -> bool:
+        """Whether a take waiting for speech starts now, by the rule `start` (`heard`: the
+        latest block, with what the echo canceller found in it)."""
         if start is Start.SPEECH:
             return speech.run >= START_FRAMES
-        if self.mic.settling:
+        if heard.settling:
             speech.recent.clear()
         voiced = sum(speech.recent)
         return voiced >= OVER_REPLY_START_FRAMES or (
-            voiced >= TALKED_OVER_START_FRAMES and self.mic.talked_over
+            voiced >= TALKED_OVER_START_FRAMES and heard.talked_over
         )
 
     def _verdict_at(self, paused_at: int | None) -> tuple[bool | None, float]:
@@ -288,7 +280,8 @@ class TakeRecorder:
                 break
             heard = self.mic.read(timeout=0.1)
             heard_s = len(heard.kept) / WHISPER_SAMPLE_RATE if heard is not None else 0.0
-            closes = waiting is not None and waiting.closes(speech, self.mic.settling, heard_s)
+            settling = heard is not None and heard.settling
+            closes = waiting is not None and waiting.closes(speech, settling, heard_s)
             if closes and not wait_for_speech:
                 ended_by = Ended.EXPIRED
                 break
@@ -300,7 +293,7 @@ class TakeRecorder:
                 if on_resume is not None:
                     on_resume()
             if waiting is not None:
-                if self._starts(waiting, heard.kept, voiced, speech, start):
+                if self._starts(waiting, heard, voiced, speech, start):
                     resumed = self.resumed = waiting.continues is not None
                     blocks.extend(waiting.take_blocks())
                     waiting = None
@@ -328,7 +321,7 @@ class TakeRecorder:
     def _starts(
         self,
         waiting: _SpeechWait,
-        kept: np.ndarray,
+        heard: MicBlock,
         voiced: bool,
         speech: SpeechTracker,
         start: Start,
@@ -337,5 +330,5 @@ class TakeRecorder:
 
         Over a reply AEC3 hides much of a person from voice activity, the linear canceller
         not: where it finds someone talking, the take's start is looked for there too."""
-        waiting.keep(kept, voiced or self.mic.talked_over)
-        return self._speech_starts(speech, start)
+        waiting.keep(heard.kept, voiced or heard.talked_over)
+        return self._speech_starts(speech, start, heard)

@@ -19,9 +19,6 @@ class ReplayedMicrophone:
             raise ValueError("a replayed take must be 16 kHz")
         self.clip = clip
         self.level_db = -100.0
-        self.settling = False
-        """A recording has no speaker to cancel."""
-        self.talked_over = False
         self._started_at = 0.0
         self._position = 0
 
