@@ -11,8 +11,8 @@ activity calls speech; so `--gain` is the echo's level against the person's): th
 real recordings (benchmarks/real-clips.tsv) and piper's questions. The time to stop the
 reply counts from the person's first speech (voice activity on the request alone): the
 recordings start with up to 0.8 s of room noise. The room is replayed, as fast as it is
-read, into what talk --hands-free uses: the microphone's filter (`audio.far_end.FarEnd` told
-when each reply clip started, `audio.echo.MicFilter`) and the take recorder waiting for
+read, into what talk --hands-free uses: the microphone's filter (`echo.far_end.FarEnd` told
+when each reply clip started, `echo.canceller.MicFilter`) and the take recorder waiting for
 speech over a reply (`audio.takes.TakeRecorder`, OVER_REPLY_START_FRAMES); when it starts the
 take, the reply's sound is stopped STOP_S later, as the talk loop stops it (what the
 devices hold, STOP_TAIL_S, still plays). Then the take is heard as talk hears one
@@ -74,8 +74,8 @@ class Room:
     def __init__(
         self, reply: list[AudioClip], near: np.ndarray, delay_ms: float, gain: float
     ) -> None:
-        from voicechat.audio.echo import MicFilter
-        from voicechat.audio.far_end import FarEnd
+        from voicechat.echo.canceller import MicFilter
+        from voicechat.echo.far_end import FarEnd
 
         self.far = np.concatenate([np.zeros(0, np.float32), *(c.samples for c in reply)])
         self.far = np.pad(self.far, (0, max(0, len(near) - len(self.far))))[: len(near)]
@@ -109,7 +109,7 @@ class Room:
     def stop_reply(self) -> None:
         """The take started: the reply's sound is stopped STOP_S from now, and what the
         device and sound server already hold (STOP_TAIL_S) still plays."""
-        from voicechat.audio.far_end import STOP_TAIL_S
+        from voicechat.echo.far_end import STOP_TAIL_S
 
         self.stopped_at = self.position / RATE + STOP_S
         self.far[int((self.stopped_at + STOP_TAIL_S) * RATE) :] = 0

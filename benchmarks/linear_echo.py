@@ -5,10 +5,10 @@ as it was when they were recorded and as it is now, and what it costs.
     python benchmarks/linear_echo.py DIR [DIR ...]
 
 `talk_over_pulse.py --keep` records every call talk's microphone filter gives the canceller
-through PulseAudio (`audio.linear_echo.Recording`: each 10 ms frame heard, what played over
+through PulseAudio (`echo.linear.Recording`: each 10 ms frame heard, what played over
 it, the output, and each time the devices' delay was found or moved), one
 `run-N-calls.npz` a run. Each is given again, call for call, to a fresh
-`LinearEchoCanceller` as the code is now (`audio.linear_echo.replay`), so a change to the
+`LinearEchoCanceller` as the code is now (`echo.linear.replay`), so a change to the
 canceller is judged on the very sound it met. For each: dB removed in the best 0.2 s window
 of the first 1, 2 and 3 s after the speaker starts (a person talking over the echo lowers a
 window; the best one is echo alone), and the median 0.2 s window while the speaker is loud.
@@ -65,8 +65,8 @@ def main() -> None:
     parser.add_argument("folders", type=Path, nargs="+", help="folders of run-N-calls.npz")
     args = parser.parse_args()
 
-    from voicechat.audio.linear_echo import LinearEchoCanceller, Recording, replay
     from voicechat.audio.signal import ECHO_FRAME_SAMPLES
+    from voicechat.echo.linear import LinearEchoCanceller, Recording, replay
 
     paths = sorted(p for folder in args.folders for p in folder.rglob("*calls.npz"))
     if not paths:

@@ -7,7 +7,7 @@ person's, talk drops as the reply's own words: `voicechat.own_voice`).
 
 A private PulseAudio daemon loops the virtual speaker's monitor into the virtual microphone
 (30 ms, as tests/test_talk_over.py does). Each run opens voicechat's own speaker (told to the
-echo canceller) and microphone (through `audio.echo.MicFilter`), listens for 2 s, plays the
+echo canceller) and microphone (through `echo.canceller.MicFilter`), listens for 2 s, plays the
 tiny Phi-3's long story in piper's voice, and `--leak-s` later plays the request into the
 microphone: piper asking "What is the capital of France?", a real person's recording
 (stars.wav from ../shared/clips/real), or nothing (`none`: the reply alone, which must never
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-    from voicechat.audio.linear_echo import Recording
+    from voicechat.echo.linear import Recording
     from voicechat.types import AudioClip
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def main() -> None:
     from tests.support.speech import speak, word_error_rate
     from tests.support.tiny_phi3 import ANSWERS
     from voicechat.audio.io import load_audio
-    from voicechat.audio.linear_echo import Recording
+    from voicechat.echo.linear import Recording
     from voicechat.own_voice import is_own_words
 
     bench = _echo_benchmark()
@@ -143,11 +143,11 @@ def _run(
     the request's first word to the take starting when the request started it, the take's
     audio when one started); every call the linear canceller is given goes to `calls`."""
     from voicechat.audio.capture import Microphone
-    from voicechat.audio.echo import MicFilter
-    from voicechat.audio.far_end import FarEnd
     from voicechat.audio.playback import Speaker
     from voicechat.audio.takes import Start, TakeRecorder
     from voicechat.audio.vad import StreamingVad
+    from voicechat.echo.canceller import MicFilter
+    from voicechat.echo.far_end import FarEnd
 
     far_end = FarEnd()
     speaker = Speaker(far_end=far_end)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicechat.audio.echo import ECHO_S, EchoRemoval, MicFilter
-from voicechat.audio.far_end import FarEnd, PlayedTimeline
 from voicechat.audio.io import load_audio
+from voicechat.echo.canceller import ECHO_S, EchoRemoval, MicFilter
+from voicechat.echo.far_end import FarEnd, PlayedTimeline
 from voicechat.types import AudioClip, MicBlock
 
 pytest.importorskip("livekit")
@@ -123,8 +123,8 @@ def test_once_the_speaker_is_stopped_voice_activity_hears_the_person_as_the_micr
     its own adaptive state), long enough for the silence rule to end their take
     mid-request; so once the speaker cannot be heard (STOP_TAIL_S and ECHO_S after the
     stop) voice activity judges what a take keeps."""
-    from voicechat.audio.far_end import STOP_TAIL_S
     from voicechat.audio.vad import StreamingVad
+    from voicechat.echo.far_end import STOP_TAIL_S
 
     real = Path(__file__).resolve().parents[2] / "shared" / "clips" / "real" / "cheetah_en.wav"
     if not real.is_file():
@@ -345,7 +345,7 @@ def test_through_the_virtual_devices_the_linear_canceller_follows_what_the_speak
         subprocess.run(["pactl", "set-default-sink", "vspeaker"], env=env, check=False)
     # Without the resampled blocks timed by their own samples it never did (1-7 dB); with
     # them 7-19 dB over the last two plays; with the devices' delay found and taken out
-    # (audio.echo_delay), the median 0.5 s window of a run 21-24 dB.
+    # (echo.delay), the median 0.5 s window of a run 21-24 dB.
     assert clean.linear, "the linear canceller never removed 10 dB of echo"
 
 
@@ -502,7 +502,7 @@ def test_someone_talking_over_the_reply_is_told_from_the_linear_cancellers_outpu
 def test_a_canceller_still_learning_the_echo_path_finds_nobody_talking_over_it() -> None:
     """Frames with little removed mean someone talking only from a canceller that has lately
     removed TRUSTED_DB of the echo alone: one still learning removes little of every frame."""
-    from voicechat.audio.talk_over import MIN_FRAMES, TRUSTED_DB, TalkOverDetector
+    from voicechat.echo.talk_over import MIN_FRAMES, TRUSTED_DB, TalkOverDetector
 
     rng = np.random.default_rng(3)
     heard = rng.normal(0, 3000, (MIN_FRAMES, 160)).astype(np.int16)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicechat.audio.echo_delay import HISTORY_S, LEAD_S, EchoDelay
-from voicechat.audio.far_end import PlayedTimeline
 from voicechat.audio.io import load_audio
 from voicechat.audio.signal import ECHO_FRAME_S, ECHO_FRAME_SAMPLES
+from voicechat.echo.delay import HISTORY_S, LEAD_S, EchoDelay
+from voicechat.echo.far_end import PlayedTimeline
 
 RATE = 16_000
 START = 100.0

@@ -2,7 +2,7 @@
 module or function grows past what a reader can hold.
 
 ground   values, interfaces, errors, paths, config and the engine table
-middle   the adapters (asr/, llm/, tts/, audio/), then the turn and what it is made of
+middle   the adapters (asr/, llm/, tts/, audio/, echo/), then the turn and what it is made of
 top      the front-ends: cli, talk, web, bench
 
 Every import counts, lazy and annotation-only ones too: they are what a reader follows; so
@@ -41,7 +41,7 @@ MAX_FUNCTION_LINES = 80
 MIN_MODULES = 80
 """Fewer modules than this: the package was not found where it is, or moved."""
 TOP = ("voicechat.cli", "voicechat.talk", "voicechat.web", "voicechat.bench", "voicechat.__main__")
-ADAPTERS = ("voicechat.asr", "voicechat.llm", "voicechat.tts", "voicechat.audio")
+ADAPTERS = ("voicechat.asr", "voicechat.llm", "voicechat.tts", "voicechat.audio", "voicechat.echo")
 """The middle ring's lower half: one adapter per engine or device, which must not import the
 turn or what it is made of (the rest of the middle ring)."""
 REGISTRY = "voicechat.engines"

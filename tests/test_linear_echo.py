@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from voicechat.audio.io import load_audio
-from voicechat.audio.linear_echo import LinearEchoCanceller, Recording, replay, solve_toeplitz
+from voicechat.echo.linear import LinearEchoCanceller, Recording, replay, solve_toeplitz
 
 RATE = 16_000
 FRAME = 160

@@ -9,13 +9,13 @@ Both are in the default run. The real person's passed 30 runs of 31 on the 2-cor
 once a resampled microphone block's capture time was counted in its own samples, 12 of 12
 once voice activity judged what the take keeps after the stopped reply's sound was gone, 14
 of 14 with the capture clock kept steady and a stopped reply's tail cut to what the mixer
-held, 35 of 36 with `audio.talk_over`, 41 of 44 with the take's start found by the linear
+held, 35 of 36 with `echo.talk_over`, 41 of 44 with the take's start found by the linear
 canceller too, and 55 of 55 once the linear canceller was a least-squares fit
-(`audio.linear_echo`).
+(`echo.linear`).
 
 piper talking over piper's own reply is the hardest case for AEC3, which voice activity
 judges: it removes much of the same voice with the echo. It passed 2 runs of 10 without
-`audio.talk_over`, 30 of 36 with it, and 39 of 42 once a take started on 3 of AEC3's frames
+`echo.talk_over`, 30 of 36 with it, and 39 of 42 once a take started on 3 of AEC3's frames
 where the linear canceller finds someone and began where it found them. Every failure then
 traced came in a process whose linear canceller, Speex's adaptive filter, had removed under
 12 dB of the echo by the time of the question; with the least-squares fit none did (60

@@ -39,12 +39,12 @@ class MicBlock:
     judged: what voice activity judges: noise suppressed where that is on, and with the
     speaker's own echo removed.
     kept: what a take keeps and speech-to-text hears: the same while the speaker's sound may
-    be in the microphone, only noise suppressed after it (why: `audio.echo`); the same array
+    be in the microphone, only noise suppressed after it (why: `echo.canceller`); the same array
     where nothing is cancelled.
     settling: the echo canceller may still be letting the speaker through in this block (it
     has just started from silence): what it holds is not to be taken for a person.
     talked_over: the echo canceller finds someone talking over the speaker here
-    (`audio.talk_over`).
+    (`echo.talk_over`).
     """
 
     kept: npt.NDArray[np.float32]

@@ -18,7 +18,7 @@ from voicechat.errors import MicrophoneUnavailable
 from voicechat.types import WHISPER_SAMPLE_RATE, MicBlock
 
 if TYPE_CHECKING:
-    from voicechat.audio.echo import MicFilter
+    from voicechat.echo.canceller import MicFilter
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class Microphone:
     """An open input stream. `read()` returns 16 kHz mono blocks in order.
 
     level_db: the loudness of the latest block in dBFS (-100 for silence), for a meter.
-    clean: cleans every block before it is read (echo, noise: `audio.echo.MicFilter`).
+    clean: cleans every block before it is read (echo, noise: `echo.canceller.MicFilter`).
     overflows: device blocks that came after input was lost (PortAudio's input overflow).
     """
 

@@ -18,7 +18,7 @@ from voicechat.errors import SpeakerUnavailable
 from voicechat.types import WHISPER_SAMPLE_RATE, AudioClip
 
 if TYPE_CHECKING:
-    from voicechat.audio.far_end import FarEnd
+    from voicechat.echo.far_end import FarEnd
 
 MIXER_RATE = 24_000
 """Hz; Edge voices' own rate. Piper's 22,050 Hz is resampled."""

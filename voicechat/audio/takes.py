@@ -40,7 +40,7 @@ OVER_REPLY_START_FRAMES = 8
 someone talking over the reply, and the canceller, while both talk, lets a person through
 in pieces."""
 TALKED_OVER_START_FRAMES = 3
-"""The same where the echo canceller finds someone talking over the reply (`audio.talk_over`):
+"""The same where the echo canceller finds someone talking over the reply (`echo.talk_over`):
 AEC3, which voice activity judges, removes much of a person with the echo while both talk,
 and lets through as few as 3 frames of a whole question (traced through the terminal, piper
 over piper: with 4 it was never taken). The frames traced in 73 such runs replayed: 3 started
@@ -66,7 +66,7 @@ SPEECH_GAP_S = 0.4
 """Silence (s) that separates the speech that started a hands-free take from what came
 before it: the take keeps from PRE_ROLL_S before the first speech after such a gap. Over a
 reply, a block counts as speech where voice activity heard some or the echo canceller finds
-someone talking over the reply (`audio.talk_over`): AEC3 hid more than this of a question's
+someone talking over the reply (`echo.talk_over`): AEC3 hid more than this of a question's
 middle from voice activity, and a take that began after it kept only "of France" (traced
 through the terminal, tests/test_talk_over.py)."""
 LOOK_BACK_S = 2.5
@@ -143,14 +143,15 @@ class _SpeechWait:
         self._since_end: list[np.ndarray] = []
         self._deaf_s = 0.0
 
-    def closes(self, speech: SpeechTracker, settling: bool, heard_s: float) -> bool:
+    def closes(self, speech: SpeechTracker, heard: MicBlock | None) -> bool:
         """Whether the continuation closed just now (speech starting from here on no longer
-        continues the take). settling: the last `heard_s` seconds could not be told from the
-        speaker's echo (`MicBlock.settling`): the window stays open that much longer."""
+        continues the take). A block `heard` while the echo canceller settles could not be
+        told from the speaker's echo (`MicBlock.settling`): the window stays open that much
+        longer."""
         if self.continues is None:
             return False
-        if settling:
-            self._deaf_s += heard_s
+        if heard is not None and heard.settling:
+            self._deaf_s += len(heard.kept) / WHISPER_SAMPLE_RATE
         began = time.monotonic() - speech.run * VAD_FRAME_MS / 1000 - self._deaf_s
         if self.continues.open(began):
             return False
@@ -279,9 +280,7 @@ class TakeRecorder:
                 ended_by = Ended.DISCARDED
                 break
             heard = self.mic.read(timeout=0.1)
-            heard_s = len(heard.kept) / WHISPER_SAMPLE_RATE if heard is not None else 0.0
-            settling = heard is not None and heard.settling
-            closes = waiting is not None and waiting.closes(speech, settling, heard_s)
+            closes = waiting is not None and waiting.closes(speech, heard)
             if closes and not wait_for_speech:
                 ended_by = Ended.EXPIRED
                 break

@@ -13,9 +13,9 @@ from voicechat.errors import UsageError
 
 if TYPE_CHECKING:
     from voicechat.audio.devices import AudioDevice
-    from voicechat.audio.far_end import FarEnd
     from voicechat.audio.playback import Speaker
     from voicechat.config import AudioConfig
+    from voicechat.echo.far_end import FarEnd
 
 
 @app.command()
@@ -141,8 +141,8 @@ def _speaker(device: str | int, far_end: FarEnd | None) -> Speaker:
 def _far_end(audio: AudioConfig, hands_free: bool) -> FarEnd | None:
     """Where the speaker tells the microphone's echo canceller what it plays: hands-free with
     audio.echo_cancel, where the duplex extra is installed (else one notice)."""
-    from voicechat.audio import echo
-    from voicechat.audio.far_end import FarEnd
+    from voicechat import echo
+    from voicechat.echo.far_end import FarEnd
 
     if not (hands_free and audio.echo_cancel):
         return None

@@ -20,7 +20,7 @@ from voicechat.errors import MicrophoneUnavailable
 from voicechat.types import Continuation, Take
 
 if TYPE_CHECKING:
-    from voicechat.audio.far_end import FarEnd
+    from voicechat.echo.far_end import FarEnd
 
 MakeRecorder = Callable[[AudioConfig], TakeRecorder]
 """Opens the microphone (raises MicrophoneUnavailable without one)."""
@@ -30,7 +30,7 @@ def microphone_recorder(audio: AudioConfig, far_end: FarEnd | None = None) -> Ta
     """A take recorder on the configured microphone, with its own voice-activity model; the
     microphone cleaned where the duplex extra is installed (noise suppression, and the echo of
     what `far_end` hears the speaker play)."""
-    from voicechat.audio import echo
+    from voicechat import echo
     from voicechat.audio.capture import Microphone
     from voicechat.audio.vad import StreamingVad
 

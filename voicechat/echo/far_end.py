@@ -1,4 +1,4 @@
-"""What the speaker played, for the echo cancellers (`audio.echo`): the speaker's clips as
+"""What the speaker played, for the echo cancellers (`echo.canceller`): the speaker's clips as
 10 ms frames at 16 kHz, each stamped with when it played (`FarEnd`), and those frames laid
 out in time to be read back over any microphone frame's span (`PlayedTimeline`)."""
 

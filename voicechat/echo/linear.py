@@ -5,11 +5,11 @@ the last SPAN_S.
     the speaker's samples, played over the microphone frame's 10 ms ──┐
     the microphone frame ── minus the echo the filter predicts from them ──> what a take keeps
 
-WebRTC's AEC3 (`audio.echo`) removes more echo, but its suppressor cannot tell a person from
+WebRTC's AEC3 (`echo.canceller`) removes more echo, but its suppressor cannot tell a person from
 the echo while both talk and removes both. This filter only subtracts the echo it predicts, so
 it keeps the person, and Whisper hears past the echo it leaves. It needs the speaker's samples
 of the same moment no later than their echo reaches the microphone (earlier is fine, up to its
-length; `audio.echo_delay` hands them over just before).
+length; `echo.delay` hands them over just before).
 
 A least-squares fit rather than an adaptive filter: through PulseAudio the echo is a fixed
 filtering of what played (a filter fitted on one 0.25 s stretch removes 56-80 dB of the
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 FILTER_MS = 128
 """How long after the sound it is handed the filter models the echo, ms: the room's
 reflections after the direct sound, the devices' delay being taken out first
-(`audio.echo_delay`)."""
+(`echo.delay`)."""
 SPAN_S = 1.5
 """Seconds of the latest sound a fit is made over. Replayed through the 128 ms filter, the
 median 0.25 s stretch lost 17 dB of the echo over 1 s, 22 over 1.5 s and 23 over 2 s; a

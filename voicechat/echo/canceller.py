@@ -1,8 +1,8 @@
 """Cleaning the microphone: WebRTC's echo canceller (AEC3), noise suppression and high-pass
 filter, through livekit's AudioProcessingModule (`voicechat[duplex]`), and a linear echo
-canceller (`audio.linear_echo`).
+canceller (`echo.linear`).
 
-    speaker ──played(clip, at)──> FarEnd (audio.far_end): 10 ms frames at 16 kHz, stamped
+    speaker ──played(clip, at)──> FarEnd (echo.far_end): 10 ms frames at 16 kHz, stamped
     microphone block (captured at) ──> MicFilter.process, for each 10 ms frame:
         every far-end frame that had played by the frame's end ──> AEC3 (process_reverse_stream)
                                                               └──> PlayedTimeline
@@ -15,7 +15,7 @@ canceller (`audio.linear_echo`).
 While both talk, AEC3's suppressor removes the person with the echo (measured through
 PulseAudio with the echo as loud as the voice: the person's first half second came out at
 -73 dB, the suppressor's floor), so a take keeps the linear canceller's output, which keeps
-the person and is what speech-to-text hears best (`audio.linear_echo`). Voice activity
+the person and is what speech-to-text hears best (`echo.linear`). Voice activity
 judges AEC3's output while the speaker may be heard (`MicFilter.echo_s` after what last
 played, and while more is queued to play): it removes about 45 dB of echo, so the reply is
 not taken for a person. After that it judges what the take keeps: AEC3's suppressor, once it
@@ -23,14 +23,14 @@ has taken a person for echo, can go on removing them for most of a second after 
 gone, and the silence rule then ended a take stopped mid-request (benchmarks/echo.py, 30
 requests a gain in one run: the takes' word error rate 0.066-0.615 before, 0.048-0.541
 after, the echo 0.3-1.5 times as loud as the person). While both talk, the linear canceller
-also tells voice activity that someone is talking over the speaker (`audio.talk_over`).
+also tells voice activity that someone is talking over the speaker (`echo.talk_over`).
 
 AEC3 learns the echo path from what was played and when, so the speaker's own frames reach it
 in the order they reached the room, interleaved with the microphone's; the delay the devices
 add on top is found by AEC3 itself (DELAY_HINT_MS is its starting point). The linear
 canceller is handed what played just before its echo reaches the microphone: the devices'
 delay, which moves from one reply to the next, is found by correlating the two
-(`audio.echo_delay`). Until it is found, what played is handed over at its own time; then the
+(`echo.delay`). Until it is found, what played is handed over at its own time; then the
 canceller is told it is handed over later, the echo it learned being the same, and, when the
 delay moves after that, that the echo moved with it (`LinearEchoCanceller.handed_later`).
 """
@@ -42,9 +42,6 @@ import importlib.util
 import logging
 from typing import TYPE_CHECKING, Any
 
-from voicechat.audio.echo_delay import HISTORY_S, EchoDelay
-from voicechat.audio.far_end import FarEnd, PlayedTimeline
-from voicechat.audio.linear_echo import LinearEchoCanceller
 from voicechat.audio.signal import (
     ECHO_FRAME_S,
     ECHO_FRAME_SAMPLES,
@@ -54,7 +51,10 @@ from voicechat.audio.signal import (
     ratio_db,
     to_pcm16,
 )
-from voicechat.audio.talk_over import TalkOverDetector
+from voicechat.echo.delay import HISTORY_S, EchoDelay
+from voicechat.echo.far_end import FarEnd, PlayedTimeline
+from voicechat.echo.linear import LinearEchoCanceller
+from voicechat.echo.talk_over import TalkOverDetector
 from voicechat.types import WHISPER_SAMPLE_RATE, MicBlock
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ ECHO_S = 0.15
 """Seconds after a far-end frame plays in which its echo may still reach the microphone (the
 device's latency, 65-107 ms measured through PulseAudio, and the room's reflections): a take
 keeps the echo-cancelled audio until then, the noise-suppressed microphone after. Where the
-devices' delay found (`audio.echo_delay`) is longer, it is that delay and REFLECTIONS_S."""
+devices' delay found (`echo.delay`) is longer, it is that delay and REFLECTIONS_S."""
 REFLECTIONS_S = 0.05
 """Seconds a room's reflections go on after the echo's direct path."""
 
@@ -91,7 +91,7 @@ class EchoRemoval:
     sample for sample: with the microphone's frames placed a block off (see
     `audio.capture.Microphone._resampled_until`) it removed 1-7 dB through PulseAudio, 7-30 dB with
     them in place, and 21-24 dB (the median 0.5 s window of three replies) with the devices' delay
-    taken out (`audio.echo_delay`). Where it does not reach ENOUGH_DB (devices whose timing it
+    taken out (`echo.delay`). Where it does not reach ENOUGH_DB (devices whose timing it
     cannot follow) the take keeps AEC3's output, which finds and follows a moving delay itself, as
     it does without the canceller."""
 
@@ -263,7 +263,7 @@ class MicFilter:
     @property
     def talked_over(self) -> bool:
         """Someone seems to be talking over the speaker: the linear canceller has lately
-        removed little of a loud echo (`audio.talk_over`), and is not settling."""
+        removed little of a loud echo (`echo.talk_over`), and is not settling."""
         return not self.settling and self._talk_over.talked_over
 
     @property

@@ -1,5 +1,5 @@
 """How much later than `PlayedTimeline` says the speaker's sound reaches the microphone, found
-by correlating the two (GCC-PHAT), so the linear canceller (`audio.linear_echo`) is handed
+by correlating the two (GCC-PHAT), so the linear canceller (`echo.linear`) is handed
 the speaker's samples just before their echo arrives, whatever the devices' latency.
 
     microphone frames (the last WINDOW_S) ──┐
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from voicechat.audio.far_end import PlayedTimeline
+    from voicechat.echo.far_end import PlayedTimeline
 
 WINDOW_S = 0.5
 """Seconds of the microphone correlated at a time."""
@@ -49,7 +49,7 @@ Through PulseAudio the estimate stepped between neighbouring samples 1-17 times 
 reply (10 runs of benchmarks/talk_over_pulse.py), as the loopback's latency drifted by
 fractions of a sample. Each step handed the linear canceller its sound a sample off from
 what its fit had learned, until it fitted anew; its own fits follow so small a drift
-(`audio.linear_echo`: they reach LEAD_S before the echo's direct path)."""
+(`echo.linear`: they reach LEAD_S before the echo's direct path)."""
 MIN_COEFFICIENT = 0.3
 """Least correlation between the microphone and what played, at the delay found, for an
 estimate to count (a person talking over the echo lowers it; so does silence)."""

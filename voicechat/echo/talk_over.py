@@ -34,7 +34,7 @@ WINDOW_FRAMES = 38
 MIN_FRAMES = 16
 """Frames of the window with little removed that make it talked over."""
 TRUSTED_DB = 13.0
-"""dB of the echo alone the canceller must lately have removed (`audio.echo.EchoRemoval`: the
+"""dB of the echo alone the canceller must lately have removed (`echo.canceller.EchoRemoval`: the
 best 0.2 s window of the last 5 s) for its frames to be judged at all: one still learning the
 echo path removes little of every frame, a person or not, and below this the reply alone was
 taken for someone talking over it."""
