@@ -118,7 +118,7 @@ def _alive(server: WebServer) -> None:
 
 def _settle() -> None:
     """Let the rate limit every page shares fill again after a flood."""
-    time.sleep(4.5)
+    time.sleep(2.0)  # 10 messages: more than any test here sends after a flood
 
 
 # Another website or program ------------------------------------------------------------------
