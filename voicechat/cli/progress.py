@@ -31,7 +31,11 @@ class FileProgress:
     total_s: float
 
     def advance_to(self, seconds: float) -> None:
-        """Move the bar to `seconds` into the recording."""
+        """Move the bar to `seconds` into the recording (a length of 0: not declared, so the
+        bar pulses and shows the position alone)."""
+        if not self.total_s:
+            self.progress.update(self.task, position=_clock(seconds))
+            return
         self.progress.update(
             self.task,
             completed=min(seconds, self.total_s),
@@ -45,7 +49,7 @@ class FileProgress:
 
 @contextlib.contextmanager
 def file_progress(console: Console, name: str, total_s: float) -> Iterator[FileProgress]:
-    """A transient bar for transcribing one file of `total_s` seconds.
+    """A transient bar for transcribing one file of `total_s` seconds (0: not declared).
 
     Writes to a terminal stdout are shown above the bar; redirected stdout is left alone.
     """
@@ -61,7 +65,8 @@ def file_progress(console: Console, name: str, total_s: float) -> Iterator[FileP
         redirect_stderr=False,
     )
     with progress:
-        task = progress.add_task(escape(name), total=max(total_s, 0.001), position="", latest="")
+        total = total_s if total_s > 0 else None  # a recording that declares no length
+        task = progress.add_task(escape(name), total=total, position="", latest="")
         bar = FileProgress(progress, task, total_s)
         bar.advance_to(0.0)
         yield bar
