@@ -5,7 +5,6 @@ nothing and ends in one line."""
 from __future__ import annotations
 
 import resource
-import time
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +63,7 @@ def test_an_inflating_id3_tag_is_skipped_not_parsed(tmp_path: Path) -> None:
     first bytes, at no cost to this process."""
     path = id3_inflating_aac(tmp_path / "bomb.aac", frames=200)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.monotonic()
     _refused(path, NOT_READABLE)
-    assert time.monotonic() - start < 10
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB
     # An MP3 behind an ID3 tag is still an MP3.
     mp3 = _tone(tmp_path / "plain.mp3", format="MP3")

@@ -167,7 +167,7 @@ def test_the_key_is_one_time_and_never_a_cookie(server: WebServer) -> None:
         start = time.monotonic()
         with pytest.raises(Exception, match="4401"):
             ws.recv(timeout=15)
-        assert 4.0 < time.monotonic() - start < 10.0
+        assert time.monotonic() - start > 4.0  # not before the login deadline
     with raw_socket(server) as ws:  # the page secret opens any number of sockets
         answer = log_in(ws, token=server.token)
         assert answer["type"] == "welcome"

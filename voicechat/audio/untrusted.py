@@ -192,14 +192,16 @@ def _main(argv: list[str]) -> int:
     """The child: decode one file and write its records to stdout (see `_child`)."""
     mode, path_text, rate_text, max_text, memory_text, cpu_text = argv
     _limit_self(int(memory_text), int(cpu_text) if cpu_text else None)
-    from voicechat.audio.container import probe_container, stream_container
+    from voicechat.audio.container import ACCEPTED, probe_container, stream_container
     from voicechat.audio.io import probe, sniffed, stream_mono
 
     path = Path(path_text)
     rate, max_s = int(rate_text), float(max_text) if max_text else None
     try:
         kind = sniffed(path)
-        by_ffmpeg = kind is not None and kind.by_ffmpeg
+        if kind is None:
+            raise AudioFileError(path, f"not a readable audio file (expected {ACCEPTED})")
+        by_ffmpeg = kind.by_ffmpeg
         info = probe_container(path, max_s) if by_ffmpeg else probe(path, max_s)
         _write_record(_INFO, json.dumps({**asdict(info), "path": ""}).encode())
         if mode == "probe":
